@@ -1,0 +1,275 @@
+"""PixelTextGPT: one decoder for TextGPT, PixelGPT, MonoGPT and DualGPT (paper-spec.md §3).
+
+The variants differ only in the data they see. A batch is text (input_ids), pixels (patches) or a pair (both):
+a pair is one sequence [patches][tokens] whose RoPE positions run on through padded patch slots; padded keys
+are masked, so padding in the middle of the sequence changes nothing at real positions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from pixelgpt.model.config import ModelConfig
+from pixelgpt.model.layers import Block, RMSNorm, RotaryEmbedding
+from pixelgpt.model.losses import mean_loss, next_patch_loss, next_token_loss, token_ce_sum
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class ModelOutput:
+    loss: torch.Tensor | None  # text_loss + pixel_loss over the present modalities
+    text_loss: torch.Tensor | None  # NTP, float32
+    pixel_loss: torch.Tensor | None  # NPP, float32
+    token_logits: torch.Tensor | None  # (B, T, V): logits at token j predict token j+1
+    patch_pred: torch.Tensor | None  # (B, n, 768): prediction at patch t of normalised patch t+1
+    hidden_states: torch.Tensor | None = None  # (B, n+T, d) after the final norm (for classification heads)
+
+
+class PatchEmbedding(nn.Module):
+    """Linear map of a flattened 16x16x3 patch (= conv 16x16 stride 16, with bias), then LayerNorm."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.proj = nn.Linear(cfg.patch_dim, cfg.d_model, bias=True)
+        self.norm = nn.LayerNorm(cfg.d_model)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(patches))
+
+
+class PixelTextGPT(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.patch_embedding = PatchEmbedding(config)
+        self.rope = RotaryEmbedding(config.head_dim, config.rope_theta, config.max_seq_len)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.norm = RMSNorm(config.d_model, config.norm_eps)
+        self.token_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.pixel_head = nn.Linear(config.d_model, config.patch_dim, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            self.init_module(module)
+
+    def init_module(self, module: nn.Module) -> None:
+        """The paper code's init for one module (also usable as an FSDP meta-device param_init_fn):
+        normal(0, 0.02) for Linear and Embedding weights, zero Linear biases, ones/zeros for norms; the patch
+        projection (a conv there) gets a Xavier-uniform weight and PyTorch's default bias init."""
+        if module is self.patch_embedding.proj:
+            nn.init.xavier_uniform_(module.weight)
+            bound = 1.0 / module.in_features**0.5
+            nn.init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (RMSNorm, nn.LayerNorm)):
+            nn.init.ones_(module.weight)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+
+    # ----------------------------------------------------------------------------------------------- forward
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        patches: torch.Tensor | None = None,
+        patch_mask: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """input_ids (B,T) int, attention_mask (B,T) 1 = real token (right padding); patches (B,n,16,16,3)
+        uint8 or float in [0,1], patch_mask (B,n) 1 = real patch. Masks default to all ones. Text, pixels
+        or both (a pair)."""
+        text, pixels = self._check_inputs(input_ids, attention_mask, patches, patch_mask)
+        parts, key_valid = [], []
+        n = 0
+        if pixels:
+            b, n = patches.shape[:2]
+            patch_values = self._patch_values(patches)  # (B, n, 768) float in [0, 1]
+            patch_mask = self._mask(patch_mask, (b, n), patches.device)
+            parts.append(self.patch_embedding(patch_values))
+            key_valid.append(patch_mask)
+        if text:
+            attention_mask = self._mask(attention_mask, input_ids.shape, input_ids.device)
+            parts.append(self.token_embedding(input_ids.masked_fill(~attention_mask, 0)))
+            key_valid.append(attention_mask)
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        h = self.norm(self._run_blocks(x, torch.cat(key_valid, dim=1)))
+
+        patch_pred = self.pixel_head(h[:, :n]) if pixels else None
+        token_logits = self.token_head(h[:, n:]) if text else None
+        pixel_loss = next_patch_loss(patch_pred, patch_values, patch_mask) if pixels else None
+        text_loss = None
+        if text and pixels:
+            text_loss = self._pair_text_loss(h[:, :n], patch_mask, token_logits, input_ids, attention_mask)
+        elif text:
+            text_loss = next_token_loss(token_logits, input_ids, attention_mask)
+        present = [loss for loss in (text_loss, pixel_loss) if loss is not None]
+        loss = present[0] if len(present) == 1 else present[0] + present[1]
+        return ModelOutput(loss, text_loss, pixel_loss, token_logits, patch_pred, h)
+
+    def _run_blocks(self, x: torch.Tensor, key_valid: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        cos, sin = self.rope(length, x.device)
+        mask = None  # None = plain causal, the fast SDPA path
+        if not bool(key_valid.all()):
+            # Causal and key is real; a query may always see itself, so a padded query row is never all -inf
+            # (NaN). Real queries see only real keys, hence padding cannot reach them.
+            eye = torch.eye(length, dtype=torch.bool, device=x.device)
+            causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+            mask = causal & (key_valid[:, None, None, :] | eye)  # (B, 1, L, L)
+        for block in self.blocks:
+            x = block(x, cos, sin, mask)
+        return x
+
+    def _pair_text_loss(
+        self,
+        h_patches: torch.Tensor,
+        patch_mask: torch.Tensor,
+        token_logits: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Token 0 is predicted from the row's last real patch (the end patch); token j from token j-1."""
+        n = patch_mask.shape[1]
+        order = torch.arange(1, n + 1, device=patch_mask.device)
+        last = (patch_mask.long() * order).argmax(dim=1)  # index of the last real patch (0 when none)
+        has_patch = patch_mask.any(dim=1)
+        h_last = h_patches[torch.arange(h_patches.shape[0], device=h_patches.device), last]
+        first_sum, first_count = token_ce_sum(
+            self.token_head(h_last), input_ids[:, 0], attention_mask[:, 0] & has_patch
+        )
+        rest_sum, rest_count = token_ce_sum(token_logits[:, :-1], input_ids[:, 1:], attention_mask[:, 1:])
+        return mean_loss(first_sum + rest_sum, first_count + rest_count)
+
+    # ------------------------------------------------------------------------------------------ input checks
+
+    def _check_inputs(self, input_ids, attention_mask, patches, patch_mask) -> tuple[bool, bool]:
+        cfg = self.config
+        # A modality is absent when not given or given with zero positions (B, 0) / (B, 0, 16, 16, 3).
+        text = input_ids is not None and not (input_ids.ndim == 2 and input_ids.shape[1] == 0)
+        pixels = patches is not None and not (patches.ndim == 5 and patches.shape[1] == 0)
+        if not text and not pixels:
+            raise ValueError("forward: give input_ids and/or patches with at least one position")
+        int_ids = text and not (input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool)
+        if text and (input_ids.ndim != 2 or not int_ids):
+            raise ValueError(f"input_ids: want int (B, T), got {input_ids.dtype} {tuple(input_ids.shape)}")
+        if pixels:
+            want = (cfg.patch_size, cfg.patch_size, cfg.channels)
+            if patches.ndim != 5 or tuple(patches.shape[2:]) != want:
+                raise ValueError(f"patches: want (B, n, *{want}), got {tuple(patches.shape)}")
+            if patches.dtype != torch.uint8 and not patches.dtype.is_floating_point:
+                raise ValueError(f"patches: want uint8 or float in [0, 1], got {patches.dtype}")
+        for name, mask, ref, on in (
+            ("attention_mask", attention_mask, input_ids, text),
+            ("patch_mask", patch_mask, patches, pixels),
+        ):
+            if on and mask is not None and tuple(mask.shape) != tuple(ref.shape[:2]):
+                raise ValueError(f"{name}: want shape {tuple(ref.shape[:2])}, got {tuple(mask.shape)}")
+        if text and pixels and input_ids.shape[0] != patches.shape[0]:
+            raise ValueError(f"patches: batch {patches.shape[0]} != input_ids batch {input_ids.shape[0]}")
+        if text:  # an out-of-range id would be an opaque device-side assert on GPU
+            real = input_ids if attention_mask is None else input_ids[attention_mask.bool()]
+            if real.numel() and (int(real.min()) < 0 or int(real.max()) >= cfg.vocab_size):
+                raise ValueError(f"input_ids: real ids must lie in [0, {cfg.vocab_size}), got "
+                                 f"[{int(real.min())}, {int(real.max())}]")  # fmt: skip
+        return text, pixels
+
+    @staticmethod
+    def _mask(mask: torch.Tensor | None, shape, device) -> torch.Tensor:
+        return torch.ones(shape, dtype=torch.bool, device=device) if mask is None else mask.bool()
+
+    @staticmethod
+    def _patch_values(patches: torch.Tensor) -> torch.Tensor:
+        """(B, n, 16, 16, 3) -> (B, n, 768) float in [0, 1], flattened (row, column, channel) like the head"""
+        x = patches.flatten(2)
+        return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+
+    # ------------------------------------------------------------------------------------- sizes and flops
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters per component; 'backbone' is everything but the two heads."""
+
+        def count(module: nn.Module) -> int:
+            return sum(p.numel() for p in module.parameters())
+
+        counts = {
+            "token_embedding": count(self.token_embedding),
+            "patch_embedding": count(self.patch_embedding),
+            "blocks": count(self.blocks),
+            "final_norm": count(self.norm),
+            "token_head": count(self.token_head),
+            "pixel_head": count(self.pixel_head),
+        }
+        body = ("token_embedding", "patch_embedding", "blocks", "final_norm")
+        counts["backbone"] = sum(counts[k] for k in body)
+        counts["total"] = counts["backbone"] + counts["token_head"] + counts["pixel_head"]
+        return counts
+
+    def num_parameters(self, include_heads: bool = True) -> int:
+        counts = self.parameter_counts()
+        return counts["total"] if include_heads else counts["backbone"]
+
+    def flops_per_token(self, seq_len: int, modality: Literal["text", "pixel"] = "text") -> int:
+        """Training FLOPs (forward + backward) per position at sequence length seq_len, for MFU.
+
+        6 x (weights of every matmul the position goes through) + 12 x n_layer x d_model x seq_len for the
+        attention scores and values (PaLM / nanoGPT convention: the full, not the causal, score matrix).
+        A text position uses the token head (its embedding is a lookup); a patch the patch projection and the
+        pixel head.
+        """
+        cfg = self.config
+        per_block = sum(p.numel() for name, p in self.blocks[0].named_parameters() if p.ndim == 2)
+        matmul = cfg.n_layer * per_block
+        if modality == "text":
+            matmul += cfg.d_model * cfg.vocab_size
+        elif modality == "pixel":
+            matmul += 2 * cfg.patch_dim * cfg.d_model
+        else:
+            raise ValueError(f"modality: want 'text' or 'pixel', got {modality!r}")
+        return 6 * matmul + 12 * cfg.n_layer * cfg.d_model * seq_len
+
+    # ---------------------------------------------------------------------------------------- persistence
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write model.safetensors (float32 unless the model is cast) and config.json into `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+        config_text = json.dumps(self.config.to_dict(), indent=2, sort_keys=True) + "\n"
+        (directory / CONFIG_FILE).write_text(config_text)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> PixelTextGPT:
+        directory = Path(directory)
+        for name in (CONFIG_FILE, WEIGHTS_FILE):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory / name}: missing (written by save_pretrained)")
+        config = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+        with torch.device("meta"):
+            model = cls(config)
+        model = model.to_empty(device=device)
+        model.load_state_dict(load_file(str(directory / WEIGHTS_FILE), device=str(device)), strict=True)
+        return model
+
+    # ----------------------------------------------------------------------------------------- generation
+
+    def generate_patches(self, prompt_patches: torch.Tensor, k: int, **kwargs) -> torch.Tensor:
+        """Autoregressive rollout of k patches; see pixelgpt.model.generate.generate_patches."""
+        from pixelgpt.model.generate import generate_patches
+
+        return generate_patches(self, prompt_patches, k, **kwargs)
