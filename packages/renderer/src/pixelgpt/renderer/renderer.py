@@ -1,0 +1,392 @@
+"""Renderer: text -> one strip of patches, with the geometry of PIXEL's PangoCairoTextRenderer.
+
+Geometry (paper-spec §1.2), P = patch_size, all in px: text drawn from x = 2 at y = P/2 - h/2 - 2 (h = the
+layout's logical height); the black end patch sits at the next patch boundary after 2 + width + 2, capped at
+the last patch; num_text_patches = eos // P. A pair draws a, a black separator patch at the next boundary
+after 2 + width_a + 2, then b from start_b = sep + P + 2, and the end patch at the next boundary after
+start_b + width_b + 2.
+Deviation: the empty string renders as just the end patch (num_text_patches = 0).
+
+One cairo surface, one Pango context and one layout per Renderer, reused for every call. Word-level caching
+(word_cache.py) composes strips without re-shaping where that is pixel-identical to the full layout.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+
+import numpy as np
+
+from pixelgpt.renderer._capi import (
+    CAIRO_ANTIALIAS_GRAY,
+    CAIRO_FORMAT_RGB24,
+    CAIRO_HINT_METRICS_ON,
+    CAIRO_HINT_STYLE_SLIGHT,
+    CAIRO_SUBPIXEL_ORDER_DEFAULT,
+    PANGO_ALIGN_LEFT,
+    PANGO_ALIGN_RIGHT,
+    PANGO_DIRECTION_LTR,
+    PANGO_DIRECTION_RTL,
+    PANGO_SCALE,
+    cairo,
+    ffi,
+    gobject,
+    pango,
+    pangocairo,
+    pangoft2,
+)
+from pixelgpt.renderer.config import RendererConfig
+from pixelgpt.renderer.fonts import FontSet, load_repo_fonts, load_single_font
+from pixelgpt.renderer.rendering import Rendering
+from pixelgpt.renderer.text import max_chars, normalise
+
+_NOT_DIRECTIONAL = str.maketrans("", "", string.whitespace + string.punctuation + string.digits)
+
+
+class Layout:
+    """One Pango layout on one cairo surface: set text, measure, draw, read glyph positions."""
+
+    def __init__(self, config: RendererConfig, fcconfig, fonts: FontSet, width: int, height: int):
+        self._fontmap = ffi.gc(pangocairo.pango_cairo_font_map_new(), gobject.g_object_unref)
+        pangoft2.pango_fc_font_map_set_config(self._fontmap, fcconfig)
+        self.surface = ffi.gc(
+            cairo.cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height), cairo.cairo_surface_destroy
+        )
+        if cairo.cairo_surface_status(self.surface) != 0:
+            raise MemoryError(f"cairo could not create a {width}x{height} surface")
+        self.cr = ffi.gc(cairo.cairo_create(self.surface), cairo.cairo_destroy)
+        self.context = ffi.gc(pango.pango_font_map_create_context(self._fontmap), gobject.g_object_unref)
+        opts = ffi.gc(cairo.cairo_font_options_create(), cairo.cairo_font_options_destroy)
+        cairo.cairo_font_options_set_antialias(opts, CAIRO_ANTIALIAS_GRAY)
+        cairo.cairo_font_options_set_subpixel_order(opts, CAIRO_SUBPIXEL_ORDER_DEFAULT)
+        cairo.cairo_font_options_set_hint_style(opts, CAIRO_HINT_STYLE_SLIGHT)
+        cairo.cairo_font_options_set_hint_metrics(opts, CAIRO_HINT_METRICS_ON)  # integral advances
+        pangocairo.pango_cairo_context_set_font_options(self.context, opts)
+        pango.pango_context_set_language(self.context, pango.pango_language_from_string(b"en"))
+        pango.pango_context_set_round_glyph_positions(self.context, 1)
+        pangocairo.pango_cairo_update_context(self.cr, self.context)
+        self.layout = ffi.gc(pango.pango_layout_new(self.context), gobject.g_object_unref)
+        desc = pango.pango_font_description_from_string(f"{fonts.family} {config.font_px}px".encode())
+        pango.pango_layout_set_font_description(self.layout, desc)
+        pango.pango_font_description_free(desc)
+        pango.pango_layout_set_auto_dir(self.layout, 0)
+        pango.pango_layout_set_single_paragraph_mode(self.layout, 1)
+        self.rtl = False
+        self.width, self.height = width, height
+        stride = cairo.cairo_image_surface_get_stride(self.surface)
+        data = cairo.cairo_image_surface_get_data(self.surface)
+        self.pixels = np.frombuffer(ffi.buffer(data, stride * height), np.uint8).reshape(
+            height, stride // 4, 4
+        )
+        self._ink = ffi.new("PangoRectangle *")
+        self._logical = ffi.new("PangoRectangle *")
+        self._run_rect = ffi.new("PangoRectangle *")
+        self._widths = ffi.new("int[]", max_chars(config.width_px) + 1)
+        self.text = b""
+        self.dirty = width  # columns that may not be white
+        self.clear()
+
+    def set_text(self, text: str, rtl: bool) -> None:
+        if rtl != self.rtl:
+            self.rtl = rtl
+            pango.pango_context_set_base_dir(
+                self.context, PANGO_DIRECTION_RTL if rtl else PANGO_DIRECTION_LTR
+            )
+            pango.pango_layout_set_alignment(self.layout, PANGO_ALIGN_RIGHT if rtl else PANGO_ALIGN_LEFT)
+            pango.pango_layout_context_changed(self.layout)
+        self.text = text.encode()
+        pango.pango_layout_set_text(self.layout, self.text, len(self.text))
+
+    def size(self) -> tuple[int, int, int]:
+        """(logical width, logical height, rightmost ink column) in px."""
+        pango.pango_layout_get_pixel_extents(self.layout, self._ink, self._logical)
+        ink = self._ink
+        return self._logical.width, self._logical.height, max(ink.x + ink.width, self._logical.width)
+
+    def tofu(self) -> int:
+        return pango.pango_layout_get_unknown_glyphs_count(self.layout)
+
+    def clear(self) -> None:
+        if self.dirty > 0:
+            cairo.cairo_set_source_rgb(self.cr, 1, 1, 1)
+            cairo.cairo_rectangle(self.cr, 0, 0, self.dirty, self.height)
+            cairo.cairo_fill(self.cr)
+            self.dirty = 0
+
+    def draw(self, x: float, y: float, right: int) -> None:
+        """Show the layout with its top-left at (x, y); `right` = its rightmost ink column (for clearing)."""
+        cairo.cairo_set_source_rgb(self.cr, 0, 0, 0)
+        cairo.cairo_move_to(self.cr, x, y)
+        pangocairo.pango_cairo_show_layout(self.cr, self.layout)
+        self.dirty = min(self.width, max(self.dirty, math.ceil(x) + right + 2))
+
+    def flush(self) -> None:
+        cairo.cairo_surface_flush(self.surface)
+
+    def char_extents(self, n_chars: int, width: int) -> np.ndarray:
+        """float32 (n_chars, 2): each character's logical x-range in px, layout coordinates. One pass over the
+        layout's runs collects each run's place and its characters' widths; the rest is vectorised."""
+        text, widths, rect = self.text, self._widths, self._run_rect
+        ascii_ = len(text) == n_chars
+        char_of_byte = None if ascii_ else np.cumsum((np.frombuffer(text, np.uint8) & 0xC0) != 0x80) - 1
+        runs = []  # (first char, number of chars, x, width, rtl) in pango units
+        it = pango.pango_layout_get_iter(self.layout)
+        try:
+            while True:
+                run = pango.pango_layout_iter_get_run_readonly(it)
+                if run != ffi.NULL:
+                    pango.pango_layout_iter_get_run_extents(it, ffi.NULL, rect)
+                    item = run.item
+                    c0 = item.offset if ascii_ else int(char_of_byte[item.offset])
+                    pango.pango_glyph_item_get_logical_widths(run, text, widths + c0)
+                    runs.append((c0, item.num_chars, rect.x, rect.width, item.analysis.level & 1))
+                if not pango.pango_layout_iter_next_run(it):
+                    break
+        finally:
+            pango.pango_layout_iter_free(it)
+        ext = np.full((n_chars, 2), float(width), np.float32)
+        if not runs:
+            return ext
+        runs.sort()
+        r = np.array(runs, np.int64)
+        covered = int(r[-1, 0] + r[-1, 1])  # runs tile the characters [0, covered) in logical order
+        w = np.frombuffer(ffi.buffer(widths, 4 * covered), np.int32).astype(np.int64)
+        cs = np.cumsum(w)
+        before = np.concatenate([[0], cs])[r[:, 0]]
+        counts = r[:, 1]
+        inside = cs - np.repeat(before, counts)  # width of the run's characters up to and including this one
+        rtl = np.repeat(r[:, 4], counts).astype(bool)
+        left = np.where(
+            rtl, np.repeat(r[:, 2] + r[:, 3], counts) - inside, np.repeat(r[:, 2], counts) + inside - w
+        )
+        ext[:covered, 0] = left / PANGO_SCALE
+        ext[:covered, 1] = (left + w) / PANGO_SCALE
+        return ext
+
+
+def is_rtl(text: str) -> bool:
+    """PIXEL's rule: of the first, middle and last characters that are not ASCII space/punctuation/digits,
+    at least two have a right-to-left bidi direction."""
+    t = text.translate(_NOT_DIRECTIONAL)
+    if not t:
+        return False
+    votes = sum(
+        pango.pango_unichar_direction(ord(c)) == PANGO_DIRECTION_RTL for c in (t[0], t[len(t) // 2], t[-1])
+    )
+    return votes >= 2
+
+
+class Renderer:
+    """Renders text (or a pair of texts) into one strip of patches; see the module docstring for geometry.
+
+    Not thread-safe (one surface and layout per instance). Pickles as its config, so it can be handed to a
+    Ray actor or worker process; the copy rebuilds its fonts, surface and an empty word cache there.
+    """
+
+    def __init__(self, config: RendererConfig | None = None):
+        self.config = cfg = config if config is not None else RendererConfig()
+        if not isinstance(cfg, RendererConfig):
+            raise TypeError(f"config must be a RendererConfig, not {type(cfg).__name__}")
+        fcconfig, self._fonts = load_single_font(cfg.font_file) if cfg.font_file else load_repo_fonts()
+        self._P = cfg.patch_size
+        self._limit = max_chars(cfg.width_px)
+        self._layout = Layout(cfg, fcconfig, self._fonts, cfg.width_px, cfg.patch_size)
+        self._words = None
+        if cfg.word_cache:
+            from pixelgpt.renderer.word_cache import WordCache
+
+            self._words = WordCache(cfg, fcconfig, self._fonts)
+
+    def __reduce__(self):
+        return (Renderer, (self.config,))
+
+    # ------------------------------------------------------------------------------------------ public API
+    def render(self, text: str) -> Rendering:
+        """One text -> one strip. Text that does not fit is clipped (the end patch takes the last patch)."""
+        t = normalise(text, self.config.newline, self._limit)
+        if not t:
+            return self._finish_grey(self._grey_strip(0), 0, [], np.zeros((len(text), 2), np.int32), 0, 0)
+        composed = self._words.compose(t) if self._words is not None else None
+        if composed is not None:
+            width, tofu, ext, grey, cols, alpha = composed
+            ntp = self._next_boundary(2 + width + 2) // self._P
+            strip = self._grey_strip(ntp)
+            self._place(strip, 2, grey, cols, alpha, ntp * self._P)
+            return self._finish_grey(
+                strip, ntp, [], self._char_patches(ext, 2, len(text), width, ntp), tofu, width
+            )
+        self._layout.clear()
+        width, tofu, ext = self._draw(t, 2)
+        ntp = self._next_boundary(2 + width + 2) // self._P
+        return self._finish(ntp, [], self._char_patches(ext, 2, len(text), width, ntp), tofu, width)
+
+    def render_pair(self, a: str, b: str) -> Rendering:
+        """a, a black separator patch, b, the black end patch. char_patches has len(a) + len(b) rows."""
+        P = self._P
+        ta = normalise(a, self.config.newline, self._limit)
+        tb = normalise(b, self.config.newline, self._limit)
+        composed = self._compose_all(ta, tb)
+        if composed is not None:
+            (wa, tofu_a, ext_a, *run_a), (wb, tofu_b, ext_b, *run_b) = composed
+            sep = self._next_boundary(2 + wa + 2)
+            if sep < self.config.width_px - P:  # (when capped, b is drawn over a: leave that to cairo)
+                start_b = sep + P + 2
+                ntp = self._next_boundary(start_b + wb + 2) // P
+                strip = self._grey_strip(ntp)
+                self._place(strip, 2, *run_a, ntp * P)
+                self._place(strip, start_b, *run_b, ntp * P)
+                cp = self._pair_char_patches(ext_a, ext_b, len(a), len(b), wa, wb, start_b, ntp)
+                return self._finish_grey(strip, ntp, [sep // P], cp, tofu_a + tofu_b, wa + wb)
+        self._layout.clear()
+        wa, tofu_a, ext_a = self._draw(ta, 2)
+        sep = self._next_boundary(2 + wa + 2)
+        start_b = sep + P + 2
+        wb, tofu_b, ext_b = self._draw(tb, start_b)
+        ntp = self._next_boundary(start_b + wb + 2) // P
+        cp = self._pair_char_patches(ext_a, ext_b, len(a), len(b), wa, wb, start_b, ntp)
+        return self._finish(ntp, [sep // P], cp, tofu_a + tofu_b, wa + wb)
+
+    def measure(self, text: str) -> int:
+        """Rendered (logical) width of `text` in whole px, without drawing a strip."""
+        t = normalise(text, self.config.newline, self._limit)
+        if not t:
+            return 0
+        if self._words is not None:
+            hit = self._words.measure(t)
+            if hit is not None:
+                return hit
+        self._layout.set_text(t, is_rtl(t))
+        return self._layout.size()[0]
+
+    def char_extents(self, text: str) -> np.ndarray:
+        """float32 (len(text), 2): each character's logical x-range in px, LTR strip coordinates with the text
+        starting at 0 (add 2 for its place in a rendered strip). One layout pass, no drawing. Characters past
+        the laid-out limit get [width, width)."""
+        t = normalise(text, self.config.newline, self._limit)
+        if not t:
+            return np.zeros((len(text), 2), np.float32)
+        ext = None
+        if self._words is not None:
+            ext = self._words.char_extents(t)
+        if ext is None:
+            self._layout.set_text(t, is_rtl(t))
+            width = self._layout.size()[0]
+            ext = self._layout.char_extents(len(t), width)
+        if len(t) < len(text):
+            tail = np.full((len(text) - len(t), 2), ext[:, 1].max() if len(ext) else 0, np.float32)
+            ext = np.concatenate([ext, tail])
+        return ext
+
+    def font_hashes(self) -> dict[str, str]:
+        """{font file path: sha256} of every font this renderer can draw with (for meta.json)."""
+        return dict(self._fonts.hashes)
+
+    # ------------------------------------------------------------------------------------------- internals
+    def _next_boundary(self, x: float) -> int:
+        """PIXEL's offset to the next patch: round up to a patch boundary, at most the last patch's start."""
+        P = self._P
+        return min(math.ceil(x / P) * P, self.config.width_px - P)
+
+    def _compose_all(self, *texts: str):
+        """The word cache's composition of every text, or None if any of them needs the full layout."""
+        if self._words is None:
+            return None
+        out = []
+        for t in texts:
+            c = (
+                self._words.compose(t)
+                if t
+                else (0, 0, np.zeros((0, 2), np.float32), np.zeros((0, self._P), np.uint8), None, None)
+            )
+            if c is None:
+                return None
+            out.append(c)
+        return out
+
+    def _pair_char_patches(self, ext_a, ext_b, n_a, n_b, wa, wb, start_b, ntp) -> np.ndarray:
+        return np.concatenate(
+            [self._char_patches(ext_a, 2, n_a, wa, ntp), self._char_patches(ext_b, start_b, n_b, wb, ntp)]
+        )
+
+    def _draw(self, t: str, x: int) -> tuple[int, int, np.ndarray]:
+        """Draw normalised text from x; returns (width, tofu, char extents in layout px)."""
+        if not t:
+            return 0, 0, np.zeros((0, 2), np.float32)
+        lay = self._layout
+        lay.set_text(t, is_rtl(t))
+        width, height, right = lay.size()
+        lay.draw(x, self._P / 2 - height / 2 - 2, right)
+        tofu = lay.tofu()
+        if self.config.newline == "keep":
+            tofu -= t.count("\n")  # Pango draws kept newlines as a return arrow it counts as unknown
+        return width, tofu, lay.char_extents(len(t), width)
+
+    def _char_patches(self, ext: np.ndarray, x: int, n: int, width: int, ntp: int) -> np.ndarray:
+        """Half-open patch range of each character (n rows; rows past len(ext) were cut: empty at the end)."""
+        P = self._P
+        out = np.empty((n, 2), np.int32)
+        k = len(ext)
+        xs = (ext + np.float32(x)) / np.float32(P)
+        p0 = np.floor(xs[:, 0])
+        p1 = np.where(xs[:, 1] > xs[:, 0], np.ceil(xs[:, 1]), p0)
+        out[:k, 0] = np.clip(p0, 0, ntp)
+        out[:k, 1] = np.clip(p1, 0, ntp)
+        out[k:] = min(math.ceil((x + width) / P), ntp)
+        return out
+
+    def _grey_strip(self, ntp: int) -> np.ndarray:
+        """A white grey strip of ntp text patches and a black end patch, column-major: ((ntp + 1) * P, P)."""
+        P = self._P
+        strip = np.empty(((ntp + 1) * P, P), np.uint8)
+        strip[: ntp * P] = 255
+        strip[ntp * P :] = 0
+        return strip
+
+    @staticmethod
+    def _place(strip, x, grey, cols, alpha, limit) -> None:
+        """Put composed grey columns at x, clipped to [0, limit), adding their spilled ink (saturating, as
+        cairo adds the glyph masks of one run)."""
+        end = min(x + len(grey), limit)
+        if end > x:
+            strip[x:end] = grey[: end - x]
+        if cols is not None:
+            c = cols + x
+            keep = (c >= 0) & (c < limit)
+            c, a = c[keep], alpha[keep]
+            if len(np.unique(c)) == len(c):
+                old = strip[c]
+                strip[c] = np.where(a >= old, 0, old - a)
+            else:
+                for col, ac in zip(c, a):
+                    old = strip[col]
+                    strip[col] = np.where(ac >= old, 0, old - ac)
+
+    def _finish_grey(
+        self, strip, ntp: int, black: list[int], char_patches, tofu: int, width: int
+    ) -> Rendering:
+        """Patches from a column-major grey strip that already holds its black end patch."""
+        P = self._P
+        for i in black:
+            if i < ntp:
+                strip[i * P : (i + 1) * P] = 0
+        v = strip.reshape(ntp + 1, P, P).transpose(0, 2, 1)  # (patch, row, column)
+        out = np.stack((v, v, v), axis=-1) if self.config.rgb else np.ascontiguousarray(v[..., None])
+        return Rendering(out, ntp, char_patches, int(tofu), int(width))
+
+    def _finish(self, ntp: int, black: list[int], char_patches, tofu: int, width: int) -> Rendering:
+        P = self._P
+        lay = self._layout
+        lay.flush()
+        v = lay.pixels[:, : (ntp + 1) * P].reshape(P, ntp + 1, P, 4).transpose(1, 0, 2, 3)
+        out = np.stack((v[..., 2], v[..., 1], v[..., 0]), axis=-1)  # cairo RGB24 is BGRx in memory
+        out[ntp] = 0
+        for i in black:
+            if i < ntp:
+                out[i] = 0
+        if not self.config.rgb:
+            o = out.astype(np.uint32)
+            out = ((o[..., 0] * 299 + o[..., 1] * 587 + o[..., 2] * 114 + 500) // 1000).astype(np.uint8)[
+                ..., None
+            ]
+        return Rendering(out, ntp, char_patches, int(tofu), int(width))

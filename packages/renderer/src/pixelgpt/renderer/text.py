@@ -1,0 +1,62 @@
+"""Input checks and normalisation, one character for one character (so offsets stay those of the input).
+
+- Tab, \\v and \\f always become spaces; with newline="space" so do \\n \\r U+0085 U+2028 U+2029.
+- Lone surrogates and the other C0/C1 control characters (NUL included) raise ValueError naming the first one.
+- Combining marks beyond the 30th in a row (Unicode's stream-safe limit) become U+200B ZERO WIDTH SPACE:
+  shaping one base with thousands of marks is quadratic (60,000 marks: 16 s), and such floods show nothing.
+- In newline="keep" mode \\r U+0085 U+2028 U+2029 become \\n, which Pango draws as a return-arrow glyph.
+- Characters past `max_chars(config)` are not laid out: with at least 1 px per visible character they could
+  only land beyond the strip (which clips them anyway); they get empty patch ranges at the end of the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_BAD = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+_LINE = "\n\r\x0b\x0c\x85\u2028\u2029"
+_ALWAYS = "\t\x0b\x0c"
+_KEEP_NL = "\r\x85\u2028\u2029"
+_TO_SPACE = {
+    "space": str.maketrans(dict.fromkeys(_ALWAYS + _LINE, " ")),
+    "keep": str.maketrans(dict.fromkeys(_ALWAYS, " ") | dict.fromkeys(_KEEP_NL, "\n")),
+}
+MAX_MARKS = 30
+# Marks are neither \w nor \s in Python's re, so every run of more than MAX_MARKS marks lies inside a match.
+_FLOOD_CANDIDATE = re.compile(rf"[^\w\s\x00-\x7f]{{{MAX_MARKS + 1},}}")
+_NEEDS = {
+    "space": re.compile("[" + _ALWAYS + _LINE + "]"),
+    "keep": re.compile("[" + _ALWAYS + _KEEP_NL + "]"),
+}
+
+
+def max_chars(width_px: int) -> int:
+    """How many characters of a text are laid out at most (4 per pixel of strip)."""
+    return 4 * width_px
+
+
+def normalise(text: str, newline: str, limit: int) -> str:
+    """Checked, normalised text, cut to `limit` characters."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, not {type(text).__name__}")
+    m = _BAD.search(text)
+    if m:
+        c = m.group()
+        kind = "a lone surrogate" if "\ud800" <= c <= "\udfff" else "a control character"
+        raise ValueError(f"text contains {kind} U+{ord(c):04X} at index {m.start()}")
+    if len(text) > limit:
+        text = text[:limit]
+    if _NEEDS[newline].search(text):
+        text = text.translate(_TO_SPACE[newline])
+    if not text.isascii():
+        text = _FLOOD_CANDIDATE.sub(_cap_marks, text)
+    return text
+
+
+def _cap_marks(m: re.Match) -> str:
+    out, k = [], 0
+    for c in m.group():
+        k = k + 1 if unicodedata.category(c)[0] == "M" else 0
+        out.append(c if k <= MAX_MARKS else "\u200b")
+    return "".join(out)
