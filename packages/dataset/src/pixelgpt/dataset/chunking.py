@@ -1,0 +1,123 @@
+"""Split a normalised document into chunks whose strip fits the patch budget, end patch included.
+
+A text fits a strip of `max_patches` patches iff next_boundary(2 + width + 2) <= (max_patches - 1) * 16, i.e.
+width <= (max_patches - 1) * 16 - 4 (paper-spec §1.2: otherwise the end patch is capped onto text).
+
+Per chunk, one `char_extents` layout pass over a window of the remaining text gives each character's advance;
+their running sum finds how many characters fit; the cut moves back to the last whitespace (if that keeps at
+least half of what fits) or else to a grapheme boundary (CJK runs, long identifiers, URLs); one `measure`
+of the candidate confirms it (and, rarely, moves the cut further back). Whitespace at a cut is dropped;
+nothing else is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+import numpy as np
+
+PATCH = 16
+LEFT_PAD, RIGHT_PAD = 2, 2
+SAFETY_PX = 1  # float widths vs the renderer's own rounding
+_BREAK_CHARS = (" ", "\n", "\t", "\u3000")
+
+
+class ChunkError(ValueError):
+    """A document that cannot be cut into strips (a single grapheme wider than a strip)."""
+
+
+def width_limit(max_patches: int) -> float:
+    """Largest text width in px whose strip keeps its end patch inside `max_patches` patches."""
+    if max_patches < 2:
+        raise ValueError(f"max_patches: need >= 2 (text + end patch), got {max_patches}")
+    return (max_patches - 1) * PATCH - LEFT_PAD - RIGHT_PAD - SAFETY_PX
+
+
+def _joins_previous(text: str, i: int) -> bool:
+    """True when there is no grapheme boundary between text[i-1] and text[i] (a practical subset of UAX #29:
+    combining marks, ZWJ sequences, variation selectors, emoji modifiers and tags, Hangul vowels/finals,
+    flag pairs)."""
+    c, p = ord(text[i]), ord(text[i - 1])
+    if p == 0x200D or c == 0x200D:
+        return True
+    if 0xFE00 <= c <= 0xFE0F or 0xE0100 <= c <= 0xE01EF or 0x1F3FB <= c <= 0x1F3FF or 0xE0020 <= c <= 0xE007F:
+        return True
+    if 0x1160 <= c <= 0x11FF:
+        return True
+    if 0x1F1E6 <= c <= 0x1F1FF and 0x1F1E6 <= p <= 0x1F1FF:
+        run = 0
+        j = i - 1
+        while j >= 0 and 0x1F1E6 <= ord(text[j]) <= 0x1F1FF:
+            run += 1
+            j -= 1
+        return run % 2 == 1
+    return unicodedata.category(text[i]) in ("Mn", "Mc", "Me")
+
+
+def grapheme_boundary_before(text: str, lo: int, i: int) -> int:
+    """The largest grapheme boundary b with lo < b <= i (or i itself when the run has none)."""
+    b = i
+    while b > lo + 1 and b < len(text) and _joins_previous(text, b):
+        b -= 1
+    return b if (b == len(text) or not _joins_previous(text, b)) else i
+
+
+def chunk_spans(
+    text: str,
+    measure: Callable[[str], float],
+    char_extents: Callable[[str], np.ndarray],
+    max_patches: int,
+) -> list[tuple[int, int]]:
+    """Half-open character spans of `text`, one per chunk, in order. Text between spans is whitespace only."""
+    limit = width_limit(max_patches)
+    n = len(text)
+    first_window = int(limit / 4) + 32  # ~4 px per character on average
+    max_window = int(limit * 4) + 32  # zero-width characters aside, nothing is narrower than 1/4 px
+    spans: list[tuple[int, int]] = []
+    pos = _skip_space(text, 0)
+    while pos < n:
+        window = first_window
+        while True:
+            end = min(n, pos + window)
+            ext = char_extents(text[pos:end])
+            cum = np.cumsum(np.abs(ext[:, 1] - ext[:, 0]), dtype=np.float64)
+            fit = int(np.searchsorted(cum, limit, side="right"))  # chars whose running width <= limit
+            if fit < end - pos or end == n or window >= max_window:
+                break
+            window *= 2
+        cut = pos + fit
+        while True:
+            if cut >= n:
+                stop, nxt = n, n
+            else:
+                stop = _break_before(text, pos, cut, fit)
+                nxt = stop
+            e = stop
+            while e > pos and text[e - 1].isspace():
+                e -= 1
+            if e > pos and measure(text[pos:e]) <= limit:
+                break
+            if cut <= pos + 1:
+                raise ChunkError(f"character {pos}: a grapheme wider than a strip of {max_patches} patches")
+            cut = min(cut, stop) - 1
+            fit = cut - pos
+        spans.append((pos, e))
+        pos = _skip_space(text, nxt)
+    return spans
+
+
+def _skip_space(text: str, i: int) -> int:
+    n = len(text)
+    while i < n and text[i].isspace():
+        i += 1
+    return i
+
+
+def _break_before(text: str, pos: int, cut: int, fit: int) -> int:
+    """Where to end a chunk that may hold text[pos:cut]: at the last whitespace if it keeps at least half of
+    `fit`, else at the grapheme boundary at or before cut."""
+    ws = max(text.rfind(ch, pos + 1, cut + 1) for ch in _BREAK_CHARS)
+    if ws > pos and ws - pos >= fit // 2:
+        return ws
+    return grapheme_boundary_before(text, pos, max(cut, pos + 1))

@@ -1,0 +1,127 @@
+"""Local paths and s3:// URIs behind one small API (boto3; S3_ENDPOINT_URL honoured like streaming does)."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import shutil
+from typing import IO
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def join(root: str, *parts: str) -> str:
+    if is_remote(root):
+        return "/".join([root.rstrip("/"), *parts])
+    return os.path.join(root, *parts)
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """s3://bucket/key -> (bucket, key)."""
+    if not is_remote(uri):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"s3 URI without a bucket: {uri!r}")
+    return bucket, key
+
+
+def s3_client():
+    import boto3
+
+    return boto3.session.Session().client("s3", endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None)
+
+
+def expand(pattern: str) -> list[str]:
+    """Sorted files matching a local glob / path or an s3:// glob / key. A pattern matching nothing raises
+    FileNotFoundError naming it, so a typo fails before any work starts."""
+    if is_remote(pattern):
+        bucket, key = split_s3(pattern)
+        wild = min((i for i, c in enumerate(key) if c in "*?["), default=len(key))
+        prefix = key[:wild]
+        client = s3_client()
+        found = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                k = obj["Key"]
+                if (wild < len(key) and fnmatch.fnmatchcase(k, key)) or k == key:
+                    found.append(f"s3://{bucket}/{k}")
+        files = sorted(found)
+    elif os.path.isdir(pattern):
+        files = sorted(
+            p for p in glob.glob(os.path.join(pattern, "**", "*"), recursive=True) if os.path.isfile(p)
+        )
+    else:
+        files = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    if not files:
+        raise FileNotFoundError(f"input {pattern!r} matches no file")
+    return files
+
+
+def open_binary(uri: str) -> IO[bytes]:
+    """A readable binary stream (an S3 object's body streams; it is not seekable)."""
+    if is_remote(uri):
+        bucket, key = split_s3(uri)
+        return s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+    return open(uri, "rb")
+
+
+def local_copy(uri: str, scratch: str) -> str:
+    """A seekable local path for `uri` (S3 objects are downloaded into `scratch`)."""
+    if not is_remote(uri):
+        return uri
+    bucket, key = split_s3(uri)
+    os.makedirs(scratch, exist_ok=True)
+    path = os.path.join(scratch, key.replace("/", "__"))
+    s3_client().download_file(bucket, key, path)
+    return path
+
+
+def exists(uri: str) -> bool:
+    if not is_remote(uri):
+        return os.path.exists(uri)
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3(uri)
+    try:
+        s3_client().head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def read_bytes(uri: str) -> bytes:
+    with open_binary(uri) as f:
+        return f.read()
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write atomically (local: temp file + rename; S3 puts are atomic)."""
+    if is_remote(uri):
+        bucket, key = split_s3(uri)
+        s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(uri)), exist_ok=True)
+    tmp = f"{uri}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, uri)
+
+
+def remove_tree(uri: str) -> None:
+    """Delete a local folder or every object under an s3:// prefix (a half-written partition)."""
+    if not is_remote(uri):
+        shutil.rmtree(uri, ignore_errors=True)
+        return
+    bucket, key = split_s3(uri)
+    client = s3_client()
+    prefix = key.rstrip("/") + "/"
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})

@@ -1,0 +1,117 @@
+"""Chunking with the real renderer: nothing lost or duplicated, strips within budget, graphemes intact."""
+
+import math
+import unicodedata
+
+import pytest
+
+from pixelgpt.dataset.chunking import ChunkError, chunk_spans
+from pixelgpt.dataset.normalize import normalize
+from pixelgpt.dataset.samples import sample_inputs
+from pixelgpt.dataset.sources import BUILTIN, Doc, read_source
+from pixelgpt.renderer import Renderer, RendererConfig
+
+M = 48  # patches per strip: small, so documents need several chunks
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return Renderer(RendererConfig(max_patches=M))
+
+
+def fits(renderer, chunk: str, max_patches: int = M) -> bool:
+    """Paper geometry, computed here: end patch at the next boundary after 2 + width + 2, within the strip."""
+    return math.ceil((2 + renderer.measure(chunk) + 2) / 16) * 16 <= (max_patches - 1) * 16
+
+
+def check(renderer, text: str, max_patches: int = M) -> list[str]:
+    spans = chunk_spans(text, renderer.measure, renderer.char_extents, max_patches)
+    pos = 0
+    for s, e in spans:
+        assert pos <= s < e and text[pos:s].strip() == "", "gap between chunks must be whitespace only"
+        pos = e
+    assert text[pos:].strip() == ""
+    chunks = [text[s:e] for s, e in spans]
+    assert "".join("".join(chunks).split()) == "".join(text.split()), "characters lost or duplicated"
+    for c in chunks:
+        assert c == c.strip()
+        assert fits(renderer, c, max_patches), (renderer.measure(c), c[:40])
+    return chunks
+
+
+def corpus_texts():
+    for source, files in sample_inputs().items():
+        for f in files:
+            for d in read_source(f, source, BUILTIN[source], "/nonexistent"):
+                assert isinstance(d, Doc)
+                yield normalize(d.text)
+
+
+def test_sample_corpus_chunks_fit_and_lose_nothing(renderer):
+    n_chunks, full = 0, []
+    for text in corpus_texts():
+        chunks = check(renderer, text)
+        n_chunks += len(chunks)
+        for c in chunks[:-1]:  # all but the last chunk of a document should be well filled
+            full.append(renderer.measure(c) > 0.5 * (M - 1) * 16)
+    assert n_chunks > 342 and len(full) > 100
+    assert sum(full) == len(full)
+
+
+def test_rendered_strip_has_end_patch_inside_budget(renderer):
+    text = max(corpus_texts(), key=len)
+    for c in check(renderer, text):
+        enc = renderer.render(c)
+        width = renderer.measure(c)
+        assert enc.num_text_patches == math.ceil((4 + width) / 16) <= M - 1
+        assert enc.patches.shape[0] == enc.num_text_patches + 1 <= M
+        assert (enc.patches[-1] == 0).all()
+
+
+def test_unbreakable_runs_split_at_grapheme_boundaries(renderer):
+    accents = "e\u0301" * 1500
+    for c in check(renderer, "start " + accents + " end"):
+        assert unicodedata.category(c[0]) != "Mn"
+    family = "👩\u200d👩\u200d👧" * 120
+    for c in check(renderer, family):
+        assert c.startswith("👩\u200d👩\u200d👧") and c.endswith("👧")
+    flags = "🇩🇪🇫🇷🇯🇵" * 150
+    for c in check(renderer, flags):
+        assert len(c) % 2 == 0  # no space in the run: every chunk starts on a flag pair
+
+
+def test_cjk_and_long_identifiers_fill_strips(renderer):
+    cjk = "长江是中国最长的河流，全长约六千三百公里。" * 200
+    chunks = check(renderer, cjk)
+    assert all(renderer.measure(c) > 0.9 * (M - 1) * 16 - 20 for c in chunks[:-1])
+    ident = "x" * 5000 + " tail"
+    chunks = check(renderer, ident)
+    assert chunks[-1].endswith("tail") and len(chunks) > 3
+
+
+def test_rtl_text_fits(renderer):
+    check(renderer, "نهر النيل هو أطول نهر في أفريقيا ويمر عبر عدة دول. " * 60)
+    check(renderer, "ים המלח הוא הנקודה הנמוכה ביותר על פני היבשה. " * 60)
+
+
+def test_layout_passes_grow_with_chunks_not_characters(renderer):
+    calls = {"measure": 0, "extents": 0}
+
+    def measure(t):
+        calls["measure"] += 1
+        return renderer.measure(t)
+
+    def extents(t):
+        calls["extents"] += 1
+        return renderer.char_extents(t)
+
+    text = " ".join(f"word{i}" for i in range(6000))
+    spans = chunk_spans(text, measure, extents, M)
+    assert len(spans) > 50
+    assert calls["measure"] <= 2 * len(spans) and calls["extents"] <= 3 * len(spans)
+
+
+def test_single_grapheme_wider_than_strip_is_an_error():
+    small = Renderer(RendererConfig(max_patches=2))
+    with pytest.raises(ChunkError):
+        chunk_spans("\ufdfd", small.measure, small.char_extents, 2)

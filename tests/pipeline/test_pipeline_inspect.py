@@ -1,0 +1,42 @@
+"""pixelgpt-shards inspect on a rendered set: counts, hash check naming a corrupt shard, PNG strips, tofu."""
+
+import io
+import json
+import os
+import shutil
+
+from PIL import Image
+
+from pixelgpt.dataset.inspect import inspect, main
+
+
+def test_counts_hashes_and_strips(clean, tmp_path):
+    out, summary = clean
+    buf = io.StringIO()
+    assert inspect(out, show=3, out=str(tmp_path / "png"), tofu=True, file=buf) == 0
+    text = buf.getvalue()
+    assert "hashes: all shards OK" in text
+    for source in ("c4", "pes2o", "the-stack", "wikipedia"):
+        assert source in text
+    with open(os.path.join(out, "stats.json")) as f:
+        chunks = json.load(f)["chunks"]
+    sources = ("c4", "pes2o", "the-stack", "wikipedia")
+    rows = [line.split() for line in text.splitlines() if line.split()[:1] and line.split()[0] in sources]
+    assert sum(int(r[1]) for r in rows) == chunks == summary.chunks
+    assert "LATIN" in text and "CJK" in text  # tofu table per script
+    pngs = sorted(os.listdir(tmp_path / "png"))
+    assert pngs == ["sample-00000.png", "sample-00001.png", "sample-00002.png"]
+    img = Image.open(tmp_path / "png" / pngs[0])
+    assert img.height == (16 + 6) * 2 and img.width % 32 == 0
+
+
+def test_a_corrupt_shard_is_named(clean, tmp_path, capsys):
+    out, _ = clean
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    shard = copy / "pes2o-00001" / "shard.00000.mds.zstd"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert main(["inspect", str(copy)]) == 1
+    assert "CORRUPT shard: pes2o-00001/shard.00000.mds.zstd" in capsys.readouterr().out
