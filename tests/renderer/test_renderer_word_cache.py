@@ -197,3 +197,24 @@ def test_a_full_cache_ages_out_and_stays_exact(reference, monkeypatch):
     for t in corpus(60, seed=3):
         assert_same(r.render(t), reference.render(t))
     assert len(r._words._units) <= 20 and r._words._old
+
+
+def test_colourless_composed_patches_are_a_read_only_rgb_view(renderer, reference):
+    text = " ".join(PROSE[:40])
+    a, b = renderer.render(text), reference.render(text)
+    assert a.patches.shape == b.patches.shape and a.patches.dtype == np.uint8
+    assert not a.patches.flags.writeable and a.patches.strides[-1] == 0  # one grey channel, broadcast
+    copy = np.array(a.patches)  # a caller that needs to write makes its own copy
+    copy[0] = 7
+    np.testing.assert_array_equal(a.patches, b.patches)
+
+
+def test_inked_columns_matches_a_plain_any():
+    from pixelgpt.renderer.word_cache import _inked_columns
+
+    rng = np.random.default_rng(0)
+    grey = np.full((500, 16), 255, np.uint8)
+    spots = rng.integers(0, 500, 60), rng.integers(0, 16, 60)
+    grey[spots] = rng.integers(0, 255, 60)  # ink anywhere in a column, including its first and last byte
+    grey[10, 0], grey[11, 15] = 0, 254
+    np.testing.assert_array_equal(_inked_columns(grey), [any(v != 255 for v in col) for col in grey.tolist()])

@@ -7,6 +7,7 @@ libraries pangocffi and cairocffi load. Calling C directly also keeps wrapper ov
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from cffi import FFI
@@ -126,6 +127,17 @@ ffi.cdef(
     void pango_cairo_show_layout(cairo_t *cr, PangoLayout *layout);
     void pango_fc_font_map_set_config(PangoFontMap *fcfontmap, FcConfig *fcconfig);
     void g_object_unref(void *object);
+    void *g_object_ref(void *object);
+
+    /* harfbuzz: does a font have colour glyph tables (only those can draw anything but grey)? */
+    typedef struct hb_font_t hb_font_t;
+    typedef struct hb_face_t hb_face_t;
+    hb_font_t *pango_font_get_hb_font(void *font);
+    hb_face_t *hb_font_get_face(hb_font_t *font);
+    int hb_ot_color_has_layers(hb_face_t *face);
+    int hb_ot_color_has_png(hb_face_t *face);
+    int hb_ot_color_has_svg(hb_face_t *face);
+    int hb_ot_color_has_paint(hb_face_t *face);
     """
 )
 
@@ -135,6 +147,17 @@ pango = ffi.dlopen("libpango-1.0.so.0")
 pangocairo = ffi.dlopen("libpangocairo-1.0.so.0")
 pangoft2 = ffi.dlopen("libpangoft2-1.0.so.0")
 gobject = ffi.dlopen("libgobject-2.0.so.0")
+harfbuzz = ffi.dlopen("libharfbuzz.so.0")
+
+
+def font_has_colour(font) -> bool:
+    """Whether a PangoFont has colour glyph tables (COLR, CBDT/sbix, SVG, or COLRv1 where harfbuzz has it)."""
+    face = harfbuzz.hb_font_get_face(pango.pango_font_get_hb_font(font))
+    checks = [harfbuzz.hb_ot_color_has_layers, harfbuzz.hb_ot_color_has_png, harfbuzz.hb_ot_color_has_svg]
+    with contextlib.suppress(AttributeError):  # harfbuzz >= 7
+        checks.append(harfbuzz.hb_ot_color_has_paint)
+    return any(check(face) for check in checks)
+
 
 PANGO_SCALE = 1024
 PANGO_DIRECTION_LTR = 0

@@ -31,6 +31,7 @@ from pixelgpt.renderer._capi import (
     PANGO_SCALE,
     cairo,
     ffi,
+    font_has_colour,
     gobject,
     pango,
     pangocairo,
@@ -41,7 +42,9 @@ from pixelgpt.renderer.fonts import FontSet, load_repo_fonts, load_single_font
 from pixelgpt.renderer.rendering import Rendering
 from pixelgpt.renderer.text import max_chars, normalise
 
-_NOT_DIRECTIONAL = str.maketrans("", "", string.whitespace + string.punctuation + string.digits)
+# is_rtl skips these ASCII characters; indexed by min(code point, 128) (128: anything beyond ASCII, kept)
+_SKIP = np.zeros(129, bool)
+_SKIP[[ord(c) for c in string.whitespace + string.punctuation + string.digits]] = True
 
 
 class Layout:
@@ -85,6 +88,9 @@ class Layout:
         self._widths = ffi.new("int[]", max_chars(config.width_px) + 1)
         self.text = b""
         self.dirty = width  # columns that may not be white
+        self.coloured = False  # may anything but grey have been drawn since clear()? (set by the Renderer)
+        self.uses_colour = False  # does the text of the last char_extents() use a font with colour glyphs?
+        self._has_colour: dict = {}  # PangoFont -> (bool, a reference that keeps the font, so its address)
         self.clear()
 
     def set_text(self, text: str, rtl: bool) -> None:
@@ -113,6 +119,7 @@ class Layout:
             cairo.cairo_rectangle(self.cr, 0, 0, self.dirty, self.height)
             cairo.cairo_fill(self.cr)
             self.dirty = 0
+        self.coloured = False
 
     def draw(self, x: float, y: float, right: int) -> None:
         """Show the layout with its top-left at (x, y); `right` = its rightmost ink column (for clearing)."""
@@ -131,20 +138,30 @@ class Layout:
         ascii_ = len(text) == n_chars
         char_of_byte = None if ascii_ else np.cumsum((np.frombuffer(text, np.uint8) & 0xC0) != 0x80) - 1
         runs = []  # (first char, number of chars, x, width, rtl) in pango units
+        # C functions bound to locals: non-Latin lines have a hundred runs or more, so this loop is hot
+        get_run, get_extents, get_widths, next_run = (
+            pango.pango_layout_iter_get_run_readonly,
+            pango.pango_layout_iter_get_run_extents,
+            pango.pango_glyph_item_get_logical_widths,
+            pango.pango_layout_iter_next_run,
+        )
+        null, fonts = ffi.NULL, set()
         it = pango.pango_layout_get_iter(self.layout)
         try:
             while True:
-                run = pango.pango_layout_iter_get_run_readonly(it)
-                if run != ffi.NULL:
-                    pango.pango_layout_iter_get_run_extents(it, ffi.NULL, rect)
+                run = get_run(it)
+                if run != null:
+                    get_extents(it, null, rect)
                     item = run.item
                     c0 = item.offset if ascii_ else int(char_of_byte[item.offset])
-                    pango.pango_glyph_item_get_logical_widths(run, text, widths + c0)
+                    get_widths(run, text, widths + c0)
                     runs.append((c0, item.num_chars, rect.x, rect.width, item.analysis.level & 1))
-                if not pango.pango_layout_iter_next_run(it):
+                    fonts.add(item.analysis.font)
+                if not next_run(it):
                     break
         finally:
             pango.pango_layout_iter_free(it)
+        self.uses_colour = any(map(self._font_has_colour, fonts))
         ext = np.full((n_chars, 2), float(width), np.float32)
         if not runs:
             return ext
@@ -164,17 +181,39 @@ class Layout:
         ext[:covered, 1] = (left + w) / PANGO_SCALE
         return ext
 
+    def _font_has_colour(self, font) -> bool:
+        known = self._has_colour.get(font)
+        if known is None:
+            known = self._has_colour[font] = (
+                font_has_colour(font),
+                ffi.gc(gobject.g_object_ref(font), gobject.g_object_unref),
+            )
+        return known[0]
+
 
 def is_rtl(text: str) -> bool:
     """PIXEL's rule: of the first, middle and last characters that are not ASCII space/punctuation/digits,
     at least two have a right-to-left bidi direction."""
-    t = text.translate(_NOT_DIRECTIONAL)
-    if not t:
+    # numpy over the code points: str.translate with a table is ~10x slower on non-ASCII text
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    kept = cp[~_SKIP[np.minimum(cp, 128)]]
+    if not len(kept):
         return False
     votes = sum(
-        pango.pango_unichar_direction(ord(c)) == PANGO_DIRECTION_RTL for c in (t[0], t[len(t) // 2], t[-1])
+        pango.pango_unichar_direction(int(c)) == PANGO_DIRECTION_RTL
+        for c in (kept[0], kept[len(kept) // 2], kept[-1])
     )
     return votes >= 2
+
+
+def _patchify(rows: np.ndarray, n: int, P: int) -> np.ndarray:
+    """Strip rows (P, >= n * P[, C]) -> contiguous patches (n, P, P, C). Each patch row is moved as one
+    P * C-byte item: numpy copies tiny uint8 blocks several times slower."""
+    rows = rows.reshape(P, rows.shape[1], -1)[:, : n * P]
+    c = rows.shape[2]
+    flat = np.ascontiguousarray(rows).reshape(P, n * P * c)
+    item = flat.view(np.dtype((np.void, P * c)))  # (P, n)
+    return item.T.copy().view(np.uint8).reshape(n, P, P, c)
 
 
 class Renderer:
@@ -320,7 +359,9 @@ class Renderer:
         tofu = lay.tofu()
         if self.config.newline == "keep":
             tofu -= t.count("\n")  # Pango draws kept newlines as a return arrow it counts as unknown
-        return width, tofu, lay.char_extents(len(t), width)
+        ext = lay.char_extents(len(t), width)
+        lay.coloured |= lay.uses_colour
+        return width, tofu, ext
 
     def _char_patches(self, ext: np.ndarray, x: int, n: int, width: int, ntp: int) -> np.ndarray:
         """Half-open patch range of each character (n rows; rows past len(ext) were cut: empty at the end)."""
@@ -370,14 +411,24 @@ class Renderer:
         for i in black:
             if i < ntp:
                 strip[i * P : (i + 1) * P] = 0
-        v = strip.reshape(ntp + 1, P, P).transpose(0, 2, 1)  # (patch, row, column)
-        out = np.stack((v, v, v), axis=-1) if self.config.rgb else np.ascontiguousarray(v[..., None])
+        out = _patchify(np.ascontiguousarray(strip.T), ntp + 1, P)  # column-major -> rows, then patches
+        if self.config.rgb:  # no colour was composed: R = G = B, so a read-only view, not three copies
+            out = np.broadcast_to(out, out.shape[:3] + (3,))
         return Rendering(out, ntp, char_patches, int(tofu), int(width))
 
     def _finish(self, ntp: int, black: list[int], char_patches, tofu: int, width: int) -> Rendering:
         P = self._P
         lay = self._layout
         lay.flush()
+        if not lay.coloured:  # no font with colour glyphs drew: R = G = B, one channel is the whole strip
+            grey = _patchify(lay.pixels[:, : (ntp + 1) * P, 1], ntp + 1, P)  # (n, P, P, 1)
+            grey[ntp] = 0
+            for i in black:
+                if i < ntp:
+                    grey[i] = 0
+            # (BT.601 luma of R = G = B = g is g: (299 + 587 + 114) * g / 1000)
+            out = np.broadcast_to(grey, grey.shape[:3] + (3,)) if self.config.rgb else grey
+            return Rendering(out, ntp, char_patches, int(tofu), int(width))
         v = lay.pixels[:, : (ntp + 1) * P].reshape(P, ntp + 1, P, 4).transpose(1, 0, 2, 3)
         out = np.stack((v[..., 2], v[..., 1], v[..., 0]), axis=-1)  # cairo RGB24 is BGRx in memory
         out[ntp] = 0
