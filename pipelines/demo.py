@@ -38,7 +38,17 @@ def render_shards(out: str) -> str:
 def show_strips(shards: str, out: str) -> str:
     """A few shard samples as PNG strips with token boundaries, through the inspect CLI a user would run."""
     png_dir = os.path.join(out, "strips")
-    cmd = [sys.executable, "-m", "pixelgpt.dataset.inspect", "inspect", shards, "--show", "4", "--out", png_dir]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pixelgpt.dataset.inspect",
+        "inspect",
+        shards,
+        "--show",
+        "4",
+        "--out",
+        png_dir,
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return png_dir
 
@@ -92,8 +102,10 @@ def main() -> int:
         for modality, L in sorted(s["losses"].items()):
             fell = L["last_mean"] < L["first_mean"]
             ok &= fell
-            print(f"| {v} | {modality} | {L['count']} | {L['first_mean']:.3f} | {L['last_mean']:.3f} | "
-                  f"{'yes' if fell else 'NO'} |")
+            print(
+                f"| {v} | {modality} | {L['count']} | {L['first_mean']:.3f} | {L['last_mean']:.3f} | "
+                f"{'yes' if fell else 'NO'} |"
+            )
     print("\n(first/last = mean of the first/last 5 micro-batches of that modality)\n")
     for v, s in summaries.items():
         print(f"{v}: loss curves {s['loss_png']}")
