@@ -7,9 +7,9 @@ One sample is one chunk of one document that fits one strip. The public view of 
     token_patches  int32 (t, 2)          half-open patch range that token i's glyphs touch
     text, source, doc_id: str;  chunk: int
 
-On disk, a chunk without colour (R == G == B everywhere, i.e. anything but colour emoji) stores one grey channel,
-(n, 16, 16, 1): 1.6x smaller after zstd and cheaper to compress (performance-notes.md). `decode_sample`
-broadcasts it back to RGB, so nothing above this module ever sees the stored form.
+On disk, a chunk without colour (R == G == B everywhere, i.e. anything but colour emoji) stores one grey
+channel, (n, 16, 16, 1): 1.6x smaller after zstd and cheaper to compress (performance-notes.md).
+`decode_sample` broadcasts it back to RGB, so nothing above this module ever sees the stored form.
 
 Beside the partitions (never inside them: merge_index reads every *.json there as an index) a shard set has
 `meta.json` (schema version, renderer config, font hashes, tokenizer), `stats.json` and `rejects/*.jsonl`.
@@ -99,7 +99,7 @@ def encode_sample(sample: Sample) -> dict[str, Any]:
 
 
 def decode_patches(stored: np.ndarray) -> np.ndarray:
-    """Stored patches (n,16,16,1|3) -> the public RGB view (n,16,16,3), a read-only broadcast for grey chunks."""
+    """Stored (n,16,16,1|3) -> the public RGB view (n,16,16,3), a read-only broadcast for grey chunks."""
     if stored.ndim != 4 or stored.shape[-1] not in (1, 3):
         raise SchemaError(f"patches: stored shape {stored.shape} is neither (n,16,16,1) nor (n,16,16,3)")
     if stored.shape[-1] == 1:
