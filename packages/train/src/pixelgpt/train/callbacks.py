@@ -1,0 +1,118 @@
+"""Composer hooks of the trainer: the modality mixer, the per-modality loss log, the run-state guard."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import torch
+from composer.core import Algorithm, Callback, Event, State
+from composer.loggers import Logger
+from composer.utils import dist
+
+from pixelgpt.dataset.collate import select_modality
+from pixelgpt.train.mixture import Mixture
+
+
+class ModalityMixer(Algorithm):
+    """Before each forward pass, narrows the micro-batch to the modality the mixture picks for
+    (step, micro-batch index): text -> token ids only, image -> patches only, pair -> both."""
+
+    def __init__(self, mixture: Mixture) -> None:
+        self.mixture = mixture
+        self.micro = 0
+        self.current: str | None = None
+
+    def match(self, event: Event, state: State) -> bool:
+        return event in (Event.BEFORE_TRAIN_BATCH, Event.BEFORE_FORWARD)
+
+    def apply(self, event: Event, state: State, logger: Logger) -> None:
+        if event == Event.BEFORE_TRAIN_BATCH:
+            self.micro = 0
+            return
+        micro = min(self.micro, self.mixture.microbatches_per_step - 1)  # defensive for auto micro-batching
+        self.current = self.mixture.modality(int(state.timestamp.batch), micro)
+        state.batch = select_modality(state.batch, self.current)
+        self.micro += 1
+
+
+class LossLog(Callback):
+    """Records every micro-batch's losses (averaged over ranks) with its modality to `path` (JSON lines,
+    rank 0) and logs them as loss/train/<modality>. On resume, the records after the checkpoint are dropped,
+    so the file always describes exactly the run's history."""
+
+    def __init__(self, mixer: ModalityMixer, path: str) -> None:
+        self.mixer = mixer
+        self.path = path
+        self._pending: list[tuple[str, list[float]]] = []
+        self._first = True
+        self.resumed_from = 0  # the step this process started from (> 0: restored from a checkpoint)
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        self._first = True
+
+    def before_train_batch(self, state: State, logger: Logger) -> None:
+        self._pending = []
+
+    def after_loss(self, state: State, logger: Logger) -> None:
+        out = state.outputs
+        values = [out.loss, out.text_loss, out.pixel_loss]
+        self._pending.append(
+            (self.mixer.current or "?", [math.nan if v is None else float(v.detach()) for v in values])
+        )
+
+    def batch_end(self, state: State, logger: Logger) -> None:
+        if not self._pending:
+            return
+        t = state.device.tensor_to_device(torch.tensor([v for _, v in self._pending], dtype=torch.float64))
+        dist.all_reduce(t, reduce_operation="SUM")  # every rank ran the same modalities, so shapes agree
+        t = (t / dist.get_world_size()).tolist()
+        step = int(state.timestamp.batch)
+        records = []
+        for micro, ((modality, _), (loss, text, pixel)) in enumerate(zip(self._pending, t)):
+            rec = {"step": step, "micro": micro, "modality": modality, "loss": loss}
+            if not math.isnan(text):
+                rec["text_loss"] = text
+            if not math.isnan(pixel):
+                rec["pixel_loss"] = pixel
+            records.append(rec)
+            logger.log_metrics({f"loss/train/{modality}": loss})
+        if self._first:
+            self._first, self.resumed_from = False, step - 1
+            if dist.get_global_rank() == 0:  # keep the history before this step; a resume replays the rest
+                kept = [r for r in read_loss_log(self.path) if r["step"] < step]
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+                with open(self.path, "w", encoding="utf-8") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in kept)
+        if dist.get_global_rank() == 0:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in records)
+
+
+def read_loss_log(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class RunStateGuard(Callback):
+    """Stores the settings that decide the data order in every checkpoint and refuses to resume when they
+    changed: a different NCN, seed, global batch size or mixture would silently replay or skip samples."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings = settings
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        changed = {k: (saved.get(k), v) for k, v in self.settings.items() if saved.get(k) != v}
+        if changed:
+            lines = ", ".join(f"{k}: checkpoint {old!r} -> now {new!r}" for k, (old, new) in changed.items())
+            raise ValueError(
+                f"cannot resume: the checkpoint was written with other data-order settings ({lines}); "
+                "restore them, or start a new run (another run_name or save_folder)"
+            )

@@ -1,0 +1,246 @@
+"""Training configuration: YAML -> dataclasses, with `a.b=value` command-line overrides.
+
+Unknown keys, missing required keys and values of the wrong type fail at load time with a ConfigError naming
+the key (e.g. `data.shards[0].path`). This module imports no torch or composer, so a bad config fails fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Variant = Literal["textgpt", "pixelgpt", "monogpt", "dualgpt"]
+
+
+class ConfigError(ValueError):
+    """A config that cannot be trained from; the message names the key."""
+
+
+@dataclass
+class ShardSetConfig:
+    path: str  # local folder or s3://bucket/prefix holding index.json + meta.json
+    proportion: float | None = None
+
+
+@dataclass
+class DataConfig:
+    shards: list[ShardSetConfig]
+    cache: str  # scratch folder for downloaded shards; never the published folder
+    max_tokens: int = 1024
+    max_patches: int = 1024
+    num_workers: int = 0
+    shuffle: bool = True
+    num_canonical_nodes: int = 1
+    epoch_size: int | None = None
+    predownload: int | None = None
+    cache_limit: str | None = None
+    validate_hash: str | None = None
+    pad_to_max: bool = False
+
+
+@dataclass
+class MixtureConfig:
+    text: int = 0
+    image: int = 0
+    pair: int = 0
+
+
+@dataclass
+class OptimizerConfig:
+    lr: float = 5e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    eps: float = 1e-8
+    weight_decay: float = 0.1
+    grad_clip: float | None = 1.0
+
+
+@dataclass
+class SchedulerConfig:
+    name: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup: str = "200ba"
+    alpha_f: float = 0.1  # final LR as a fraction of the peak
+
+
+@dataclass
+class FsdpConfig:
+    enabled: bool = False
+    state_dict_type: Literal["sharded", "full"] = "sharded"
+    mixed_precision: Literal["DEFAULT", "PURE", "FULL"] = "PURE"
+    reshard_after_forward: bool = True
+    activation_checkpointing: bool = False
+
+
+@dataclass
+class LoggingConfig:
+    tensorboard: bool = True
+    file: bool = True
+    console_interval: str = "10ba"
+    speed_window: int = 10
+    memory_monitor: bool = False
+    peak_flops_per_device: float | None = None  # for MFU where composer cannot detect the accelerator
+
+
+@dataclass
+class TrainConfig:
+    run_name: str
+    variant: Variant
+    data: DataConfig
+    global_batch_size: int
+    max_duration: str
+    model: dict[str, Any] = field(default_factory=dict)  # preset: tiny|paper, plus ModelConfig fields
+    mixture: MixtureConfig | None = None  # None: the variant's default ratio
+    device_microbatch_size: int | None = None  # None: the whole per-device batch in one micro-batch
+    seed: int = 17
+    device: Literal["cpu", "gpu"] = "cpu"
+    precision: Literal["fp32", "amp_bf16", "amp_fp16"] = "fp32"
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    fsdp: FsdpConfig = field(default_factory=FsdpConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    save_folder: str | None = None  # local folder or s3://...; {run_name} is filled in
+    save_interval: str = "1000ba"
+    save_num_checkpoints_to_keep: int = -1
+    autoresume: bool = True
+    output_dir: str = "runs/{run_name}"
+    rollouts: int = 4  # held-out strips rolled out in the PNG (pixel variants); 0 = none
+    rollout_context: int = 8  # patches of context before the rollout
+    compile: bool = False
+
+    def resolved(self, template: str) -> str:
+        return template.replace("{run_name}", self.run_name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dict -> dataclass
+
+
+def from_dict(cls: type, data: Any, where: str = "") -> Any:
+    """Build dataclass `cls` from plain YAML data, checking keys and types recursively."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"unknown key {_join(where, key)!r} (valid: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        key = _join(where, name)
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing key {key!r}")
+    return cls(**kwargs)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _convert(arg, value, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {args}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {list(args)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected float, got {value!r}") from None
+    if tp in (int, float) and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# YAML + overrides
+
+
+def apply_override(data: dict, item: str) -> None:
+    """Apply one `a.b.c=value` override in place; the value is parsed as YAML (`lr=1e-3`, `x=[1,2]`)."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected key=value")
+    path, raw = item.split("=", 1)
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"override {item!r}: empty key")
+    node = data
+    for i, k in enumerate(keys[:-1]):
+        nxt = node.get(k)
+        if nxt is None:
+            nxt = node[k] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"override {item!r}: {'.'.join(keys[: i + 1])!r} is not a mapping")
+        node = nxt
+    node[keys[-1]] = yaml.safe_load(raw) if raw.strip() else None
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), **data: Any
+) -> TrainConfig:
+    """YAML file (optional) + keyword data (merged on top) + `a.b=value` overrides -> TrainConfig."""
+    raw: dict = {}
+    if path is not None:
+        text = Path(path).read_text(encoding="utf-8")
+        raw = yaml.safe_load(text) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+    raw.update(data)
+    for item in overrides:
+        apply_override(raw, item)
+    cfg = from_dict(TrainConfig, raw)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Cross-field checks that types alone cannot express."""
+    if cfg.global_batch_size < 1:
+        raise ConfigError(f"global_batch_size: must be >= 1, got {cfg.global_batch_size}")
+    if not cfg.data.shards:
+        raise ConfigError("data.shards: at least one shard set is needed")
+    if cfg.device_microbatch_size is not None and cfg.device_microbatch_size < 1:
+        raise ConfigError(f"device_microbatch_size: must be >= 1, got {cfg.device_microbatch_size}")
+    if cfg.model.get("preset", "tiny") not in ("tiny", "paper"):
+        raise ConfigError(f"model.preset: {cfg.model['preset']!r} is not one of ['tiny', 'paper']")
+    for key in ("max_tokens", "max_patches", "num_canonical_nodes"):
+        if getattr(cfg.data, key) < 1:
+            raise ConfigError(f"data.{key}: must be >= 1")
+    if cfg.precision != "fp32" and cfg.device == "cpu":
+        raise ConfigError(f"precision: {cfg.precision!r} needs device: gpu (composer on CPU trains in fp32)")
+
+
+def to_dict(cfg: TrainConfig) -> dict:
+    return dataclasses.asdict(cfg)

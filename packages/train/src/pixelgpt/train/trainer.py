@@ -1,0 +1,282 @@
+"""`train(cfg) -> summary`: shards -> Composer Trainer -> checkpoints, export, loss curves, rollouts."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+from composer import Trainer
+from composer.core import Callback, DataSpec
+from composer.devices import DeviceCPU, DeviceGPU
+from composer.utils import dist, reproducibility
+from torch.distributed.fsdp import FSDPModule
+from torch.utils.data import DataLoader
+
+from pixelgpt.dataset.collate import Collator
+from pixelgpt.dataset.streaming import PixelTextDataset, ShardSet, clean_stale_shared_memory
+from pixelgpt.model import ModelConfig, PixelTextGPT
+from pixelgpt.train import report
+from pixelgpt.train.builders import build_callbacks, build_loggers, build_optimizer, build_scheduler
+from pixelgpt.train.callbacks import LossLog, ModalityMixer, RunStateGuard, read_loss_log
+from pixelgpt.train.composer_model import ComposerPixelTextGPT
+from pixelgpt.train.config import ConfigError, TrainConfig, to_dict
+from pixelgpt.train.mixture import VARIANT_MIXTURES, Mixture
+
+EXPORT_DIR = "export"
+LOSS_LOG = "losses.jsonl"
+LOSS_PNG = "losses.png"
+SUMMARY = "summary.json"
+
+
+def mixture_weights(cfg: TrainConfig) -> dict[str, int]:
+    if cfg.mixture is None:
+        return dict(VARIANT_MIXTURES[cfg.variant])
+    return dataclasses.asdict(cfg.mixture)
+
+
+def model_config(cfg: TrainConfig, tokenizer: dict) -> ModelConfig:
+    """`model:` section -> ModelConfig: preset (tiny|paper) + field overrides; vocab_size from the shards'
+    tokenizer unless given."""
+    fields = dict(cfg.model)
+    preset = fields.pop("preset", "tiny")
+    if "vocab_size" not in fields:
+        if "vocab_size" not in tokenizer:
+            raise ConfigError(
+                "model.vocab_size: not given and the shard sets' meta.json names no tokenizer size"
+            )
+        fields["vocab_size"] = int(tokenizer["vocab_size"])
+    try:
+        return ModelConfig.paper(**fields) if preset == "paper" else ModelConfig.tiny(**fields)
+    except ValueError as e:
+        raise ConfigError(f"model.{e}") from e
+
+
+def build_dataloader(cfg: TrainConfig, device_batch_size: int) -> tuple[PixelTextDataset, DataLoader]:
+    d = cfg.data
+    dataset = PixelTextDataset(
+        [ShardSet(s.path, s.proportion) for s in d.shards],
+        cache=cfg.resolved(d.cache),
+        batch_size=device_batch_size,  # must equal the DataLoader's for deterministic resumption
+        validate_hash=d.validate_hash,
+        shuffle=d.shuffle,
+        shuffle_seed=cfg.seed,
+        num_canonical_nodes=d.num_canonical_nodes,
+        epoch_size=d.epoch_size,
+        predownload=d.predownload,
+        cache_limit=d.cache_limit,
+    )
+    collate = Collator(max_tokens=d.max_tokens, max_patches=d.max_patches, pad_to_max=d.pad_to_max)
+    loader = DataLoader(
+        dataset,
+        batch_size=device_batch_size,
+        collate_fn=collate,
+        num_workers=d.num_workers,
+        drop_last=True,
+        pin_memory=cfg.device == "gpu",
+        persistent_workers=d.num_workers > 0,
+    )
+    return dataset, loader
+
+
+def train(cfg: TrainConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
+    """Train `cfg` to its max_duration (resuming from save_folder when a checkpoint of run_name is there),
+    then export the weights and draw the PNGs. Returns the summary (also in <output_dir>/summary.json).
+
+    `callbacks` are extra Composer callbacks (tests use one to stop a run part-way)."""
+    model_config(cfg, {"vocab_size": 1})  # fail fast on a bad model section, before any shard is read
+    if cfg.fsdp.enabled:
+        os.environ["FSDP_VERSION"] = "2"  # composer's FSDP1 path is CUDA-only; FSDP2 runs on both
+    device = DeviceGPU() if cfg.device == "gpu" else DeviceCPU()
+    dist.initialize_dist(device)  # before any StreamingDataset: every rank must agree on its shm prefix
+    reproducibility.seed_all(cfg.seed)
+    clean_stale_shared_memory()  # collective: local rank 0 cleans, the others wait for it
+
+    world = dist.get_world_size()
+    if cfg.global_batch_size % world:
+        raise ConfigError(f"global_batch_size: {cfg.global_batch_size} is not divisible by the {world} ranks")
+    device_bs = cfg.global_batch_size // world
+    micro_bs = cfg.device_microbatch_size or device_bs
+    if device_bs % micro_bs:
+        raise ConfigError(
+            f"device_microbatch_size: {micro_bs} does not divide the per-device batch {device_bs}"
+        )
+
+    out_dir = cfg.resolved(cfg.output_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    if dist.get_global_rank() == 0:
+        with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(to_dict(cfg), f, indent=2, sort_keys=True)
+
+    dataset, loader = build_dataloader(cfg, device_bs)
+    try:
+        return _fit(cfg, dataset, loader, out_dir, device, device_bs, micro_bs, callbacks)
+    finally:
+        # Free the cache folders now, so a later run in this process (a relaunch, a test) can use them.
+        dataset.release()
+        del dataset, loader
+        gc.collect()
+
+
+def _fit(
+    cfg: TrainConfig,
+    dataset: PixelTextDataset,
+    loader: DataLoader,
+    out_dir: str,
+    device: Any,
+    device_bs: int,
+    micro_bs: int,
+    callbacks: Sequence[Callback],
+) -> dict[str, Any]:
+    mcfg = model_config(cfg, dataset.tokenizer)
+    model = ComposerPixelTextGPT(PixelTextGPT(mcfg))
+    weights = mixture_weights(cfg)
+    mixer = ModalityMixer(Mixture(weights, seed=cfg.seed, microbatches_per_step=device_bs // micro_bs))
+    loss_log = LossLog(mixer, os.path.join(out_dir, LOSS_LOG))
+    guard = RunStateGuard(
+        num_canonical_nodes=cfg.data.num_canonical_nodes,
+        seed=cfg.seed,
+        global_batch_size=cfg.global_batch_size,
+        mixture=weights,
+        shard_sets=[s.path for s in cfg.data.shards],
+    )
+    save_folder = cfg.resolved(cfg.save_folder) if cfg.save_folder else None
+    fsdp = None
+    if cfg.fsdp.enabled:
+        fsdp = {
+            "state_dict_type": cfg.fsdp.state_dict_type,
+            "mixed_precision": cfg.fsdp.mixed_precision,
+            "reshard_after_forward": cfg.fsdp.reshard_after_forward,
+            "activation_checkpointing": cfg.fsdp.activation_checkpointing,
+        }
+    algorithms: list[Any] = [mixer]
+    if cfg.optimizer.grad_clip:
+        from composer.algorithms import GradientClipping
+
+        algorithms.append(GradientClipping(clipping_type="norm", clipping_threshold=cfg.optimizer.grad_clip))
+
+    clear_remote_mirror(save_folder)
+    trainer = Trainer(
+        model=model,
+        train_dataloader=DataSpec(loader),
+        max_duration=cfg.max_duration,
+        optimizers=build_optimizer(model, cfg.optimizer),
+        schedulers=build_scheduler(cfg.scheduler),
+        step_schedulers_every_batch=True,
+        algorithms=algorithms,
+        callbacks=[*build_callbacks(cfg.logging, cfg.device), loss_log, guard, *callbacks],
+        loggers=build_loggers(cfg.logging, out_dir),
+        device=device,
+        precision=cfg.precision,
+        device_train_microbatch_size=micro_bs,
+        parallelism_config={"fsdp": fsdp} if fsdp else None,
+        compile_config={} if cfg.compile else None,
+        run_name=cfg.run_name,
+        save_folder=save_folder,
+        save_interval=cfg.save_interval,
+        save_num_checkpoints_to_keep=cfg.save_num_checkpoints_to_keep,
+        # A run killed between uploading a checkpoint and its "latest" symlink resumes from the previous one
+        # and re-saves the same (deterministic) checkpoint; without overwrite that upload would fail forever.
+        save_overwrite=bool(cfg.autoresume and save_folder),
+        autoresume=bool(cfg.autoresume and save_folder),
+        seed=cfg.seed,
+        progress_bar=False,
+        log_to_console=True,
+        console_log_interval=cfg.logging.console_interval,
+    )
+    try:
+        trainer.fit()
+        return finish(cfg, trainer, dataset, mcfg, out_dir, resumed_from=loss_log.resumed_from)
+    finally:
+        trainer.close()
+        clear_remote_mirror(save_folder)
+
+
+def clear_remote_mirror(save_folder: str | None) -> None:
+    """Composer's autoresume treats a remote save_folder as a local path too (`s3:/bucket/...` under the
+    working directory): it downloads the latest checkpoint there and prefers that copy on the next launch,
+    even when the bucket holds a newer one. Remove the mirror before and after each run, so a relaunch always
+    resumes from the bucket's latest checkpoint."""
+    if not save_folder or "://" not in save_folder:
+        return
+    if dist.get_local_rank() == 0:
+        mirror = os.path.abspath(save_folder)
+        shutil.rmtree(mirror, ignore_errors=True)
+        scheme_dir = os.path.abspath(save_folder.split("/", 1)[0])  # e.g. ./s3:
+        while mirror != scheme_dir and os.path.isdir(os.path.dirname(mirror)):
+            mirror = os.path.dirname(mirror)
+            try:
+                os.rmdir(mirror)  # only empty folders: other runs' mirrors stay
+            except OSError:
+                break
+    dist.barrier()
+
+
+def finish(
+    cfg: TrainConfig,
+    trainer: Trainer,
+    dataset: PixelTextDataset,
+    mcfg: ModelConfig,
+    out_dir: str,
+    resumed_from: int,
+) -> dict:
+    """Export (full weights gathered from all ranks), then on rank 0: loss curves, rollouts, summary."""
+    export_dir = os.path.join(out_dir, EXPORT_DIR)
+    inner = trainer.state.model.model
+    if cfg.fsdp.enabled:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state = get_model_state_dict(inner, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    else:
+        state = {k: v.detach().cpu() for k, v in inner.state_dict().items()}
+    rollout_samples = [
+        dataset[dataset.num_samples - 1 - i] for i in range(min(cfg.rollouts, dataset.num_samples))
+    ]
+    summary: dict[str, Any] = {}
+    if dist.get_global_rank() == 0:
+        plain = PixelTextGPT(mcfg)
+        plain.load_state_dict(state, strict=True)
+        plain.save_pretrained(export_dir)
+        records = read_loss_log(os.path.join(out_dir, LOSS_LOG))
+        summary = {
+            "run_name": cfg.run_name,
+            "variant": cfg.variant,
+            "steps": int(trainer.state.timestamp.batch),
+            "resumed_from": resumed_from,  # the checkpoint step this process started from (0: fresh)
+            "fsdp_units": sum(isinstance(m, FSDPModule) for m in trainer.state.model.modules()),
+            "losses": report.loss_summary(records),
+            "export_dir": export_dir,
+            "loss_png": report.plot_losses(
+                records, os.path.join(out_dir, LOSS_PNG), f"{cfg.run_name} ({cfg.variant})"
+            ),
+            "rollout_pngs": [],
+            "save_folder": cfg.resolved(cfg.save_folder) if cfg.save_folder else None,
+            "parameters": plain.num_parameters(),
+        }
+        if cfg.variant != "textgpt" and rollout_samples:
+            plain.eval()
+            summary["rollout_pngs"] = report.draw_rollouts(
+                plain, rollout_samples, os.path.join(out_dir, "rollouts"), cfg.rollout_context
+            )
+        with open(os.path.join(out_dir, SUMMARY), "w", encoding="utf-8") as f:
+            json.dump(summary, f, indent=2, sort_keys=True)
+    dist.barrier()
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    """A short table of first/last losses per modality and the output paths."""
+    lines = [f"{summary['run_name']} ({summary['variant']}): {summary['steps']} steps"]
+    lines.append(f"  {'modality':<8} {'first':>8} {'last':>8} {'first5':>8} {'last5':>8}")
+    for modality, s in summary["losses"].items():
+        values = " ".join(f"{s[k]:>8.4f}" for k in ("first", "last", "first_mean", "last_mean"))
+        lines.append(f"  {modality:<8} {values}")
+    lines.append(f"  export:   {summary['export_dir']}")
+    lines.append(f"  losses:   {summary['loss_png']}")
+    for p in summary["rollout_pngs"]:
+        lines.append(f"  rollout:  {p}")
+    return "\n".join(lines)

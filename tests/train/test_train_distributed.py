@@ -1,0 +1,165 @@
+"""Multi-process and object-storage runs: a 2-process FSDP2 run over gloo (`composer -n 2`), and a run that
+checkpoints to an S3 bucket (moto), is killed part-way and relaunched with the same command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pixelgpt.train.trainer import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUN_PY = os.path.join(REPO, "packages", "train", "run.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_losses(out_dir) -> list[dict]:
+    with open(os.path.join(out_dir, "losses.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def cli_args(shards: str, root, run_name: str, *extra: str) -> list[str]:
+    return [
+        os.path.join(REPO, "yamls", "tiny", "dualgpt.yaml"),
+        f"data.shards=[{{path: {shards}}}]",
+        f"run_name={run_name}",
+        f"data.cache={root}/cache/{{run_name}}",
+        f"output_dir={root}/runs/{{run_name}}",
+        "logging.tensorboard=false",
+        "rollouts=0",
+        *extra,
+    ]
+
+
+def subprocess_env(tmp_path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TMPDIR"] = str(tmp_path / "tmp")  # streaming's filelocks stay in the test's folder
+    os.makedirs(env["TMPDIR"], exist_ok=True)
+    return env
+
+
+@pytest.mark.slow
+def test_fsdp2_two_processes_gloo(shard_set, tmp_path, tiny_cfg):
+    run = "fsdp"
+    args = cli_args(shard_set[0], tmp_path, run, "fsdp.enabled=true", "max_duration=4ba", "save_interval=2ba",
+                    f"save_folder={tmp_path}/ckpt/{{run_name}}")  # fmt: skip
+    composer = os.path.join(os.path.dirname(sys.executable), "composer")
+    proc = subprocess.run(
+        [composer, "-n", "2", "--master_port", str(free_port()), RUN_PY, *args],
+        capture_output=True, text=True, timeout=400, env=subprocess_env(tmp_path), cwd=REPO,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for step in (2, 4):  # a sharded checkpoint: one shard file per rank
+        files = sorted(os.listdir(tmp_path / "ckpt" / run / f"ep0-ba{step}"))
+        assert [f for f in files if f.endswith(".distcp")] == ["__0_0.distcp", "__1_0.distcp"]
+    summary = json.loads((tmp_path / "runs" / run / "summary.json").read_text())
+    assert summary["fsdp_units"] >= 3  # each decoder block (2) plus the root
+    # The same global batches as a 1-process run with the same seed: the first step's losses agree
+    # (not bit-exactly: each rank averages its own half of the batch).
+    sharded = read_losses(tmp_path / "runs" / run)
+    single = train(
+        tiny_cfg("dualgpt", "max_duration=1ba", "save_folder=null", "rollouts=0", run_name="single")
+    )
+    first = read_losses(os.path.dirname(single["loss_png"]))[0]
+    assert sharded[0]["modality"] == first["modality"]
+    assert sharded[0]["loss"] == pytest.approx(first["loss"], rel=2e-3)
+    assert [r["step"] for r in sharded] == [1, 2, 3, 4]
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A moto S3 server on 127.0.0.1 with one bucket; the env points streaming, composer and boto3 at it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    env = {
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"])
+    client.create_bucket(Bucket="train")
+    yield client
+    server.stop()
+
+
+@pytest.mark.slow
+def test_s3_checkpoints_sigkill_and_relaunch(shard_set, tmp_path, s3, tiny_cfg):
+    """Shards read from s3://, checkpoints written to s3://; the launched run is SIGKILLed after a checkpoint
+    reached the bucket, and the same command again resumes from the bucket and ends with the losses of an
+    uninterrupted run."""
+    for dirpath, _, files in os.walk(shard_set[0]):  # publish the shard set to the bucket
+        for name in files:
+            full = os.path.join(dirpath, name)
+            s3.upload_file(full, "train", "shards/" + os.path.relpath(full, shard_set[0]))
+    shards = "s3://train/shards"
+    steps = "max_duration=40ba"
+    shards_arg = f"data.shards=[{{path: {shards}}}]"
+    ref = train(tiny_cfg("dualgpt", steps, "save_folder=null", "rollouts=0", shards_arg, run_name="straight"))
+
+    ckpt = "save_folder=s3://train/ckpt/{run_name}"
+    cmd = [sys.executable, RUN_PY, *cli_args(shards, tmp_path, "killed", steps, ckpt, "save_interval=4ba")]
+    env = subprocess_env(tmp_path)
+    proc = subprocess.Popen(  # its own process group: composer uploads checkpoints from child processes
+        cmd,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    found = False
+    while time.time() < deadline and proc.poll() is None and not found:
+        listing = s3.list_objects_v2(Bucket="train", Prefix="ckpt/killed/").get("Contents", [])
+        found = any(o["Key"].endswith("latest-rank0.pt.symlink") for o in listing)
+        time.sleep(0.05)
+    shm = shm_of(proc.pid)
+    os.killpg(proc.pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert found and proc.returncode == -signal.SIGKILL, err[-3000:]
+    killed_at = len(read_losses(tmp_path / "runs" / "killed"))
+    assert 4 <= killed_at < 40
+
+    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=400)
+    for path in shm:  # the killed process could not release its shared memory
+        if os.path.exists(path):
+            os.unlink(path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "killed" / "summary.json").read_text())
+    assert summary["resumed_from"] >= 4 and summary["resumed_from"] % 4 == 0
+    resumed = read_losses(tmp_path / "runs" / "killed")
+    straight = read_losses(os.path.dirname(ref["loss_png"]))
+    assert [r["step"] for r in resumed] == list(range(1, 41))
+    assert [r["modality"] for r in resumed] == [r["modality"] for r in straight]
+    assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in straight], rel=1e-6, abs=1e-7)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="train", Prefix="ckpt/killed/")["Contents"]]
+    assert any(k.endswith("-ba40-rank0.pt") for k in keys), keys
+
+
+def shm_of(pid: int) -> set[str]:
+    """The /dev/shm files a process has mapped (streaming's segments)."""
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8") as f:
+            return {line.split()[-1] for line in f if "/dev/shm/" in line}
+    except OSError:
+        return set()
