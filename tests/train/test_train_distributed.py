@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -43,22 +45,25 @@ def cli_args(shards: str, root, run_name: str, *extra: str) -> list[str]:
     ]
 
 
-def subprocess_env(tmp_path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["TMPDIR"] = str(tmp_path / "tmp")  # streaming's filelocks stay in the test's folder
-    os.makedirs(env["TMPDIR"], exist_ok=True)
-    return env
+@pytest.fixture
+def subprocess_env():
+    """The environment of a launched run, with a private TMPDIR (streaming's filelocks stay in it). It lives
+    directly under /tmp: multiprocessing puts AF_UNIX sockets there, whose paths must stay under 108 bytes,
+    which a pytest tmp_path under CI's own TMPDIR exceeds."""
+    tmp = tempfile.mkdtemp(prefix="pxg-", dir="/tmp")
+    yield dict(os.environ, TMPDIR=tmp)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.mark.slow
-def test_fsdp2_two_processes_gloo(shard_set, tmp_path, tiny_cfg):
+def test_fsdp2_two_processes_gloo(shard_set, tmp_path, tiny_cfg, subprocess_env):
     run = "fsdp"
     args = cli_args(shard_set[0], tmp_path, run, "fsdp.enabled=true", "max_duration=4ba", "save_interval=2ba",
                     f"save_folder={tmp_path}/ckpt/{{run_name}}")  # fmt: skip
     composer = os.path.join(os.path.dirname(sys.executable), "composer")
     proc = subprocess.run(
         [composer, "-n", "2", "--master_port", str(free_port()), RUN_PY, *args],
-        capture_output=True, text=True, timeout=400, env=subprocess_env(tmp_path), cwd=REPO,
+        capture_output=True, text=True, timeout=400, env=subprocess_env, cwd=REPO,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for step in (2, 4):  # a sharded checkpoint: one shard file per rank
@@ -102,7 +107,7 @@ def s3(monkeypatch):
 
 
 @pytest.mark.slow
-def test_s3_checkpoints_sigkill_and_relaunch(shard_set, tmp_path, s3, tiny_cfg):
+def test_s3_checkpoints_sigkill_and_relaunch(shard_set, tmp_path, s3, tiny_cfg, subprocess_env):
     """Shards read from s3://, checkpoints written to s3://; the launched run is SIGKILLed after a checkpoint
     reached the bucket, and the same command again resumes from the bucket and ends with the losses of an
     uninterrupted run."""
@@ -117,7 +122,7 @@ def test_s3_checkpoints_sigkill_and_relaunch(shard_set, tmp_path, s3, tiny_cfg):
 
     ckpt = "save_folder=s3://train/ckpt/{run_name}"
     cmd = [sys.executable, RUN_PY, *cli_args(shards, tmp_path, "killed", steps, ckpt, "save_interval=4ba")]
-    env = subprocess_env(tmp_path)
+    env = subprocess_env
     proc = subprocess.Popen(  # its own process group: composer uploads checkpoints from child processes
         cmd,
         env=env,
@@ -127,11 +132,19 @@ def test_s3_checkpoints_sigkill_and_relaunch(shard_set, tmp_path, s3, tiny_cfg):
         text=True,
         start_new_session=True,
     )
+    # Throttle the trainer (not its uploader processes) once it is past the first checkpoint, so the kill
+    # lands part-way however fast this machine trains: it runs 50 ms in every 250 while we watch the bucket.
+    losses = tmp_path / "runs" / "killed" / "losses.jsonl"
     deadline = time.time() + 300
     found = False
     while time.time() < deadline and proc.poll() is None and not found:
         listing = s3.list_objects_v2(Bucket="train", Prefix="ckpt/killed/").get("Contents", [])
         found = any(o["Key"].endswith("latest-rank0.pt.symlink") for o in listing)
+        past_checkpoint = losses.exists() and len(losses.read_text().splitlines()) >= 5
+        if past_checkpoint and not found:
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.2)
+            os.kill(proc.pid, signal.SIGCONT)
         time.sleep(0.05)
     shm = shm_of(proc.pid)
     os.killpg(proc.pid, signal.SIGKILL)
