@@ -169,10 +169,17 @@ def test_s3_checkpoints_sigkill_and_relaunch(shard_set, tmp_path, s3, tiny_cfg, 
     assert any(k.endswith("-ba40-rank0.pt") for k in keys), keys
 
 
-def shm_of(pid: int) -> set[str]:
-    """The /dev/shm files a process has mapped (streaming's segments)."""
-    try:
-        with open(f"/proc/{pid}/maps", encoding="utf-8") as f:
-            return {line.split()[-1] for line in f if "/dev/shm/" in line}
-    except OSError:
-        return set()
+def shm_of(pgid: int) -> set[str]:
+    """The /dev/shm files the processes of a process group have mapped: streaming's segments and the
+    multiprocessing semaphores of composer's uploaders, which a SIGKILL of the group leaves behind."""
+    found: set[str] = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[2]) != pgid:  # field 5: the process group
+                    continue
+            with open(f"/proc/{pid}/maps", encoding="utf-8") as f:
+                found |= {line.split()[5] for line in f if " /dev/shm/" in line}
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return found
