@@ -4,7 +4,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import sys
 import tempfile
 
@@ -52,32 +51,10 @@ def ray_local(s3_bucket):
 
 
 @pytest.fixture(scope="session")
-def s3_bucket():
-    """A moto S3 server on 127.0.0.1 with bucket 'shards'; S3_ENDPOINT_URL and dummy credentials set."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {
-        "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"]).create_bucket(Bucket="shards")
-    yield "shards"
-    server.stop()
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+def s3_bucket(s3_server):
+    """Bucket 'shards' on the session's S3 server (tests/conftest.py)."""
+    s3_server.create_bucket(Bucket="shards")
+    return "shards"
 
 
 @pytest.fixture(scope="session")

@@ -84,26 +84,10 @@ def test_fsdp2_two_processes_gloo(shard_set, tmp_path, tiny_cfg, subprocess_env)
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    """A moto S3 server on 127.0.0.1 with one bucket; the env points streaming, composer and boto3 at it."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {
-        "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"])
-    client.create_bucket(Bucket="train")
-    yield client
-    server.stop()
+def s3(s3_server):
+    """Bucket 'train' on the session's S3 server (tests/conftest.py); yields the boto3 client."""
+    s3_server.create_bucket(Bucket="train")
+    return s3_server
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ interrupted job finishes it, and the merged set is byte-identical to an uninterr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -283,9 +284,15 @@ def render_partition(
     return (worker or PartitionRenderer(cfg)).render_partition(spec, attempt)
 
 
+@functools.lru_cache(maxsize=8)
+def tokenizer_fingerprint(tokenizer: str) -> str:
+    """Loaded once per process: a resumed job checks every complete partition against it."""
+    return load_tokenizer(tokenizer).fingerprint()
+
+
 def partition_fingerprint(cfg: JobConfig, spec: PartitionSpec) -> str:
     """Everything a partition's bytes depend on: a re-run may only skip partitions with the same one."""
-    tok = load_tokenizer(cfg.tokenizer).fingerprint()
+    tok = tokenizer_fingerprint(cfg.tokenizer)
     parts = [cfg.renderer, cfg.max_patches, tok, cfg.compression, str(cfg.size_limit), cfg.max_doc_chars]
     parts += [cfg.langs, cfg.generic.get(spec.source), spec.source, list(spec.files)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
