@@ -7,8 +7,9 @@ export RAY_USAGE_STATS_ENABLED := 0
 export RAY_ENABLE_UV_RUN_RUNTIME_ENV := 0
 export TOKENIZERS_PARALLELISM := false
 
+# (gcc, libc6-dev: uv compiles the renderer's C kernels when it builds the package)
 APT_PACKAGES := libpango-1.0-0 libpangocairo-1.0-0 libcairo2 fontconfig \
-                fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
+                fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji gcc libc6-dev
 UV_VERSION := 0.13.9
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)

@@ -25,7 +25,7 @@ import numpy as np
 from pixelgpt.renderer import Renderer, RendererConfig, is_rtl
 from pixelgpt.renderer import _capi as C
 from pixelgpt.renderer.fonts import load_repo_fonts
-from pixelgpt.renderer.word_cache import _UNITS
+from pixelgpt.renderer.word_cache import units as split_units
 
 MULTI = [
     "Съешь же ещё этих мягких французских булок, да выпей чаю.",
@@ -345,7 +345,7 @@ def main() -> None:
         f"{len(texts)} chunks ({counts}), {total:,} patches, one core, CPU time, "
         f"best of {args.rounds} rounds\n"
     )
-    units = sum(len(_UNITS.findall(t)) for t in texts)
+    units = sum(len(split_units(t)) for t in texts)
     print(f"{units:,} word units in the sample; 'new units': those the cache had not seen before the pass\n")
     print("| renderer | chunks/s | patches/s | µs/patch | vs (b) naive | vs (c) floor | new units |")
     print("|---|---:|---:|---:|---:|---:|---:|")

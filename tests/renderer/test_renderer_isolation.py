@@ -142,3 +142,17 @@ def test_a_renderer_pickles_as_its_config(renderer):
     r = pickle.loads(pickle.dumps(Renderer(RendererConfig(max_patches=64))))
     assert r.config == RendererConfig(max_patches=64)
     assert r.render("pickled").patches.tobytes() == renderer.render("pickled").patches.tobytes()
+
+
+def test_what_a_renderer_drew_before_does_not_change_a_render():
+    """An LTR line that starts with Hebrew (is_rtl: 1 of 3 votes) must lay out the same on a fresh renderer
+    as on one that has drawn an RTL line (which switches the layout's base direction and back)."""
+    from pixelgpt.renderer import Renderer, RendererConfig
+
+    text = "שלום עולם, מה שלומך? and then a long English sentence follows it"
+    fresh, used = Renderer(RendererConfig(word_cache=False)), Renderer(RendererConfig(word_cache=False))
+    used.render(SCRIPTS["arabic"])
+    a, b = fresh.render(text), used.render(text)
+    assert a.patches.tobytes() == b.patches.tobytes()
+    assert a.char_patches.tolist() == b.char_patches.tolist()
+    assert a.char_patches[0, 0] < 10  # LTR paragraph: the Hebrew run comes first, at the left

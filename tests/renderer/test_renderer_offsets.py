@@ -78,3 +78,46 @@ def test_zero_width_character_gets_an_empty_range(renderer):
     text = "ab\u200bcd"
     enc = renderer.render(text)
     assert enc.char_patches[2, 0] == enc.char_patches[2, 1]
+
+
+def test_extents_match_pangos_own_character_iterator(reference):
+    """Layout.char_extents (one C walk over the runs) against pango_layout_iter_get_char_extents, Pango's
+    per-character answer, read here through a cffi binding of its own."""
+    from cffi import FFI
+
+    from pixelgpt.renderer.renderer import is_rtl
+
+    ffi = FFI()
+    ffi.cdef(
+        """
+        typedef struct { int x; int y; int width; int height; } PangoRectangle;
+        void *pango_layout_get_iter(void *layout);
+        void pango_layout_iter_free(void *iter);
+        int pango_layout_iter_next_char(void *iter);
+        int pango_layout_iter_get_index(void *iter);
+        void pango_layout_iter_get_char_extents(void *iter, PangoRectangle *logical_rect);
+        """
+    )
+    pango = ffi.dlopen("libpango-1.0.so.0")
+    rng = random.Random(11)
+    lay = reference._layout
+    for _ in range(40):
+        t = " ".join(rng.choice(PIECES + RTL_PIECES) for _ in range(rng.randint(1, 25)))
+        lay.set_text(t, is_rtl(t))
+        width = lay.size()[0]
+        got = lay.char_extents(len(t), width)
+        want = np.empty_like(got)
+        char_of_byte = {b: i for i, b in enumerate(np.cumsum([0] + [len(c.encode()) for c in t])[:-1])}
+        it, rect = pango.pango_layout_get_iter(ffi.cast("void *", lay.layout)), ffi.new("PangoRectangle *")
+        try:
+            while True:
+                pango.pango_layout_iter_get_char_extents(it, rect)
+                i = char_of_byte.get(pango.pango_layout_iter_get_index(it))
+                if i is not None:
+                    left = rect.x if rect.width >= 0 else rect.x + rect.width
+                    want[i] = (left / 1024, (left + abs(rect.width)) / 1024)
+                if not pango.pango_layout_iter_next_char(it):
+                    break
+        finally:
+            pango.pango_layout_iter_free(it)
+        np.testing.assert_array_equal(got, want, err_msg=t)

@@ -21,7 +21,7 @@ ffi.cdef(
     """
     typedef int gboolean;
     typedef uint32_t gunichar;
-    typedef void GSList;
+    typedef struct _GSList { void *data; struct _GSList *next; } GSList;
 
     /* fontconfig */
     typedef struct _FcConfig FcConfig;
@@ -88,6 +88,9 @@ ffi.cdef(
     typedef struct {
         PangoItem *item; PangoGlyphString *glyphs; int y_offset; int start_x_offset; int end_x_offset;
     } PangoGlyphItem;
+    typedef struct _RunList { PangoGlyphItem *data; struct _RunList *next; } RunList;  /* a GSList of runs */
+    typedef struct { PangoLayout *layout; int start_index; int length; RunList *runs; unsigned int flags; }
+        PangoLayoutLine;
 
     const char *pango_version_string(void);
     PangoLanguage *pango_language_from_string(const char *language);
@@ -112,12 +115,20 @@ ffi.cdef(
     int pango_layout_get_unknown_glyphs_count(PangoLayout *layout);
     int pango_layout_get_line_count(PangoLayout *layout);
     PangoLayoutIter *pango_layout_get_iter(PangoLayout *layout);
+    PangoLayoutLine *pango_layout_get_line_readonly(PangoLayout *layout, int line);
     void pango_layout_iter_free(PangoLayoutIter *iter);
     PangoGlyphItem *pango_layout_iter_get_run_readonly(PangoLayoutIter *iter);
     gboolean pango_layout_iter_next_run(PangoLayoutIter *iter);
     void pango_layout_iter_get_run_extents(PangoLayoutIter *iter, PangoRectangle *ink_rect,
                                            PangoRectangle *logical_rect);
     void pango_glyph_item_get_logical_widths(PangoGlyphItem *glyph_item, const char *text, int *widths);
+    PangoGlyphString *pango_glyph_string_new(void);
+    void pango_glyph_string_free(PangoGlyphString *string);
+    void pango_glyph_string_get_logical_widths(PangoGlyphString *glyphs, const char *text, int length,
+                                               int embedding_level, int *logical_widths);
+    void pango_shape_with_flags(const char *item_text, int item_length, const char *paragraph_text,
+                                int paragraph_length, const PangoAnalysis *analysis, PangoGlyphString *glyphs,
+                                int flags);
     int pango_unichar_direction(gunichar ch);
 
     /* pangocairo, pangoft2, gobject */
@@ -125,6 +136,7 @@ ffi.cdef(
     void pango_cairo_context_set_font_options(PangoContext *context, const cairo_font_options_t *options);
     void pango_cairo_update_context(cairo_t *cr, PangoContext *context);
     void pango_cairo_show_layout(cairo_t *cr, PangoLayout *layout);
+    void pango_cairo_show_glyph_string(cairo_t *cr, void *font, PangoGlyphString *glyphs);
     void pango_fc_font_map_set_config(PangoFontMap *fcfontmap, FcConfig *fcconfig);
     void g_object_unref(void *object);
     void *g_object_ref(void *object);
@@ -165,6 +177,7 @@ PANGO_DIRECTION_RTL = 1
 PANGO_ALIGN_LEFT = 0
 PANGO_ALIGN_RIGHT = 2
 PANGO_GLYPH_UNKNOWN_FLAG = 0x10000000
+PANGO_SHAPE_ROUND_POSITIONS = 1
 CAIRO_FORMAT_RGB24 = 1
 CAIRO_ANTIALIAS_GRAY = 2
 CAIRO_SUBPIXEL_ORDER_DEFAULT = 0

@@ -18,6 +18,7 @@ import string
 
 import numpy as np
 
+from pixelgpt.renderer import kernels
 from pixelgpt.renderer._capi import (
     CAIRO_ANTIALIAS_GRAY,
     CAIRO_FORMAT_RGB24,
@@ -28,7 +29,6 @@ from pixelgpt.renderer._capi import (
     PANGO_ALIGN_RIGHT,
     PANGO_DIRECTION_LTR,
     PANGO_DIRECTION_RTL,
-    PANGO_SCALE,
     cairo,
     ffi,
     font_has_colour,
@@ -45,6 +45,11 @@ from pixelgpt.renderer.text import max_chars, normalise
 # is_rtl skips these ASCII characters; indexed by min(code point, 128) (128: anything beyond ASCII, kept)
 _SKIP = np.zeros(129, bool)
 _SKIP[[ord(c) for c in string.whitespace + string.punctuation + string.digits]] = True
+
+
+_GET_WIDTHS = int(
+    ffi.cast("uintptr_t", pango.pango_glyph_item_get_logical_widths)
+)  # (for kernels.line_extents)
 
 
 class Layout:
@@ -74,6 +79,10 @@ class Layout:
         pango.pango_layout_set_font_description(self.layout, desc)
         pango.pango_font_description_free(desc)
         pango.pango_layout_set_auto_dir(self.layout, 0)
+        # A strong LTR base direction from the start: the context's default, weak LTR, would let a line that
+        # starts with Hebrew lay out right to left until the first RTL text switched the layout over
+        pango.pango_context_set_base_dir(self.context, PANGO_DIRECTION_LTR)
+        pango.pango_layout_context_changed(self.layout)
         pango.pango_layout_set_single_paragraph_mode(self.layout, 1)
         self.rtl = False
         self.width, self.height = width, height
@@ -84,13 +93,14 @@ class Layout:
         )
         self._ink = ffi.new("PangoRectangle *")
         self._logical = ffi.new("PangoRectangle *")
-        self._run_rect = ffi.new("PangoRectangle *")
-        self._widths = ffi.new("int[]", max_chars(config.width_px) + 1)
+        self._scratch = np.empty(
+            2 * 4 * max_chars(config.width_px), np.int32
+        )  # 2 a byte, 4 bytes a character
         self.text = b""
         self.dirty = width  # columns that may not be white
         self.coloured = False  # may anything but grey have been drawn since clear()? (set by the Renderer)
         self.uses_colour = False  # does the text of the last char_extents() use a font with colour glyphs?
-        self._has_colour: dict = {}  # PangoFont -> (bool, a reference that keeps the font, so its address)
+        self._has_colour: dict = {}  # PangoFont address -> (bool, a reference that keeps the font alive)
         self.clear()
 
     def set_text(self, text: str, rtl: bool) -> None:
@@ -132,61 +142,22 @@ class Layout:
         cairo.cairo_surface_flush(self.surface)
 
     def char_extents(self, n_chars: int, width: int) -> np.ndarray:
-        """float32 (n_chars, 2): each character's logical x-range in px, layout coordinates. One pass over the
-        layout's runs collects each run's place and its characters' widths; the rest is vectorised."""
-        text, widths, rect = self.text, self._widths, self._run_rect
-        ascii_ = len(text) == n_chars
-        char_of_byte = None if ascii_ else np.cumsum((np.frombuffer(text, np.uint8) & 0xC0) != 0x80) - 1
-        runs = []  # (first char, number of chars, x, width, rtl) in pango units
-        # C functions bound to locals: non-Latin lines have a hundred runs or more, so this loop is hot
-        get_run, get_extents, get_widths, next_run = (
-            pango.pango_layout_iter_get_run_readonly,
-            pango.pango_layout_iter_get_run_extents,
-            pango.pango_glyph_item_get_logical_widths,
-            pango.pango_layout_iter_next_run,
+        """float32 (n_chars, 2): each character's logical x-range in px, layout coordinates (one walk over the
+        line's runs, in C). Also notes whether a font with colour glyphs drew any of it."""
+        runs = pango.pango_layout_get_line_readonly(self.layout, 0).runs
+        ext, fonts = kernels.line_extents(
+            int(ffi.cast("uintptr_t", runs)), _GET_WIDTHS, self.text, n_chars, width, self._scratch
         )
-        null, fonts = ffi.NULL, set()
-        it = pango.pango_layout_get_iter(self.layout)
-        try:
-            while True:
-                run = get_run(it)
-                if run != null:
-                    get_extents(it, null, rect)
-                    item = run.item
-                    c0 = item.offset if ascii_ else int(char_of_byte[item.offset])
-                    get_widths(run, text, widths + c0)
-                    runs.append((c0, item.num_chars, rect.x, rect.width, item.analysis.level & 1))
-                    fonts.add(item.analysis.font)
-                if not next_run(it):
-                    break
-        finally:
-            pango.pango_layout_iter_free(it)
         self.uses_colour = any(map(self._font_has_colour, fonts))
-        ext = np.full((n_chars, 2), float(width), np.float32)
-        if not runs:
-            return ext
-        runs.sort()
-        r = np.array(runs, np.int64)
-        covered = int(r[-1, 0] + r[-1, 1])  # runs tile the characters [0, covered) in logical order
-        w = np.frombuffer(ffi.buffer(widths, 4 * covered), np.int32).astype(np.int64)
-        cs = np.cumsum(w)
-        before = np.concatenate([[0], cs])[r[:, 0]]
-        counts = r[:, 1]
-        inside = cs - np.repeat(before, counts)  # width of the run's characters up to and including this one
-        rtl = np.repeat(r[:, 4], counts).astype(bool)
-        left = np.where(
-            rtl, np.repeat(r[:, 2] + r[:, 3], counts) - inside, np.repeat(r[:, 2], counts) + inside - w
-        )
-        ext[:covered, 0] = left / PANGO_SCALE
-        ext[:covered, 1] = (left + w) / PANGO_SCALE
         return ext
 
-    def _font_has_colour(self, font) -> bool:
-        known = self._has_colour.get(font)
+    def _font_has_colour(self, address: int) -> bool:
+        known = self._has_colour.get(address)
         if known is None:
-            known = self._has_colour[font] = (
+            font = ffi.cast("void *", address)
+            known = self._has_colour[address] = (
                 font_has_colour(font),
-                ffi.gc(gobject.g_object_ref(font), gobject.g_object_unref),
+                ffi.gc(gobject.g_object_ref(font), gobject.g_object_unref),  # keeps the address its own
             )
         return known[0]
 
@@ -206,14 +177,12 @@ def is_rtl(text: str) -> bool:
     return votes >= 2
 
 
-def _patchify(rows: np.ndarray, n: int, P: int) -> np.ndarray:
-    """Strip rows (P, >= n * P[, C]) -> contiguous patches (n, P, P, C). Each patch row is moved as one
-    P * C-byte item: numpy copies tiny uint8 blocks several times slower."""
-    rows = rows.reshape(P, rows.shape[1], -1)[:, : n * P]
-    c = rows.shape[2]
-    flat = np.ascontiguousarray(rows).reshape(P, n * P * c)
-    item = flat.view(np.dtype((np.void, P * c)))  # (P, n)
-    return item.T.copy().view(np.uint8).reshape(n, P, P, c)
+def _as_rgb(grey: np.ndarray) -> np.ndarray:
+    """(n, P, P, 1) -> a read-only (n, P, P, 3) view with R = G = B (as np.broadcast_to, at a tenth of the
+    cost)."""
+    out = np.ndarray(grey.shape[:3] + (3,), grey.dtype, grey, 0, grey.strides[:3] + (0,))
+    out.flags.writeable = False
+    return out
 
 
 class Renderer:
@@ -245,16 +214,13 @@ class Renderer:
         """One text -> one strip. Text that does not fit is clipped (the end patch takes the last patch)."""
         t = normalise(text, self.config.newline, self._limit)
         if not t:
-            return self._finish_grey(self._grey_strip(0), 0, [], np.zeros((len(text), 2), np.int32), 0, 0)
-        composed = self._words.compose(t) if self._words is not None else None
-        if composed is not None:
-            width, tofu, ext, grey, cols, alpha = composed
-            ntp = self._next_boundary(2 + width + 2) // self._P
-            strip = self._grey_strip(ntp)
-            self._place(strip, 2, grey, cols, alpha, ntp * self._P)
-            return self._finish_grey(
-                strip, ntp, [], self._char_patches(ext, 2, len(text), width, ntp), tofu, width
-            )
+            end = np.zeros((1, self._P, self._P), np.uint8)
+            return self._finish_grey(end, 0, np.zeros((len(text), 2), np.int32), 0, 0)
+        c = self._words.compose(t) if self._words is not None else None
+        if c is not None:
+            ntp = self._next_boundary(2 + c.width + 2) // self._P
+            patches = self._words.patches([(2, c)], ntp, [])
+            return self._finish_grey(patches, ntp, self._words.char_patches(c, 2, len(text), ntp), 0, c.width)
         self._layout.clear()
         width, tofu, ext = self._draw(t, 2)
         ntp = self._next_boundary(2 + width + 2) // self._P
@@ -265,18 +231,20 @@ class Renderer:
         P = self._P
         ta = normalise(a, self.config.newline, self._limit)
         tb = normalise(b, self.config.newline, self._limit)
-        composed = self._compose_all(ta, tb)
-        if composed is not None:
-            (wa, tofu_a, ext_a, *run_a), (wb, tofu_b, ext_b, *run_b) = composed
-            sep = self._next_boundary(2 + wa + 2)
+        ca, cb = self._compose_pair(ta, tb)
+        if ca is not None and cb is not None:
+            sep = self._next_boundary(2 + ca.width + 2)
             if sep < self.config.width_px - P:  # (when capped, b is drawn over a: leave that to cairo)
                 start_b = sep + P + 2
-                ntp = self._next_boundary(start_b + wb + 2) // P
-                strip = self._grey_strip(ntp)
-                self._place(strip, 2, *run_a, ntp * P)
-                self._place(strip, start_b, *run_b, ntp * P)
-                cp = self._pair_char_patches(ext_a, ext_b, len(a), len(b), wa, wb, start_b, ntp)
-                return self._finish_grey(strip, ntp, [sep // P], cp, tofu_a + tofu_b, wa + wb)
+                ntp = self._next_boundary(start_b + cb.width + 2) // P
+                patches = self._words.patches([(2, ca), (start_b, cb)], ntp, [sep // P])
+                cp = np.concatenate(
+                    [
+                        self._words.char_patches(ca, 2, len(a), ntp),
+                        self._words.char_patches(cb, start_b, len(b), ntp),
+                    ]
+                )
+                return self._finish_grey(patches, ntp, cp, 0, ca.width + cb.width)
         self._layout.clear()
         wa, tofu_a, ext_a = self._draw(ta, 2)
         sep = self._next_boundary(2 + wa + 2)
@@ -327,21 +295,18 @@ class Renderer:
         P = self._P
         return min(math.ceil(x / P) * P, self.config.width_px - P)
 
-    def _compose_all(self, *texts: str):
-        """The word cache's composition of every text, or None if any of them needs the full layout."""
-        if self._words is None:
-            return None
-        out = []
-        for t in texts:
-            c = (
-                self._words.compose(t)
-                if t
-                else (0, 0, np.zeros((0, 2), np.float32), np.zeros((0, self._P), np.uint8), None, None)
-            )
-            if c is None:
-                return None
-            out.append(c)
-        return out
+    def _compose_pair(self, a: str, b: str):
+        """Word-cache compositions of both texts (or (None, None)); a again if composing b compacted the
+        cache."""
+        words = self._words
+        if words is None:
+            return None, None
+        ca, cb = words.compose(a), words.compose(b)
+        if ca is not None and cb is not None and not words.valid(ca):
+            ca = words.compose(a)
+            if not (words.valid(ca) and words.valid(cb)):  # the two texts alone overflow the cache
+                return None, None
+        return ca, cb
 
     def _pair_char_patches(self, ext_a, ext_b, n_a, n_b, wa, wb, start_b, ntp) -> np.ndarray:
         return np.concatenate(
@@ -364,56 +329,23 @@ class Renderer:
         return width, tofu, ext
 
     def _char_patches(self, ext: np.ndarray, x: int, n: int, width: int, ntp: int) -> np.ndarray:
-        """Half-open patch range of each character (n rows; rows past len(ext) were cut: empty at the end)."""
-        P = self._P
+        """Half-open patch range of each character (n rows; rows past len(ext) were cut: empty at the end):
+        floor of its left edge, ceiling of its right edge (the floor for a character without width)."""
         out = np.empty((n, 2), np.int32)
         k = len(ext)
-        xs = (ext + np.float32(x)) / np.float32(P)
-        p0 = np.floor(xs[:, 0])
-        p1 = np.where(xs[:, 1] > xs[:, 0], np.ceil(xs[:, 1]), p0)
-        out[:k, 0] = np.clip(p0, 0, ntp)
-        out[:k, 1] = np.clip(p1, 0, ntp)
-        out[k:] = min(math.ceil((x + width) / P), ntp)
+        xs = ext + np.float32(x)
+        xs /= np.float32(self._P)
+        p = np.floor(xs)
+        np.ceil(xs[:, 1], out=p[:, 1], where=xs[:, 1] > xs[:, 0])
+        np.clip(p, 0, ntp, out=out[:k], casting="unsafe")
+        out[k:] = min(math.ceil((x + width) / self._P), ntp)
         return out
 
-    def _grey_strip(self, ntp: int) -> np.ndarray:
-        """A white grey strip of ntp text patches and a black end patch, column-major: ((ntp + 1) * P, P)."""
-        P = self._P
-        strip = np.empty(((ntp + 1) * P, P), np.uint8)
-        strip[: ntp * P] = 255
-        strip[ntp * P :] = 0
-        return strip
-
-    @staticmethod
-    def _place(strip, x, grey, cols, alpha, limit) -> None:
-        """Put composed grey columns at x, clipped to [0, limit), adding their spilled ink (saturating, as
-        cairo adds the glyph masks of one run)."""
-        end = min(x + len(grey), limit)
-        if end > x:
-            strip[x:end] = grey[: end - x]
-        if cols is not None:
-            c = cols + x
-            keep = (c >= 0) & (c < limit)
-            c, a = c[keep], alpha[keep]
-            if len(np.unique(c)) == len(c):
-                old = strip[c]
-                strip[c] = np.where(a >= old, 0, old - a)
-            else:
-                for col, ac in zip(c, a):
-                    old = strip[col]
-                    strip[col] = np.where(ac >= old, 0, old - ac)
-
-    def _finish_grey(
-        self, strip, ntp: int, black: list[int], char_patches, tofu: int, width: int
-    ) -> Rendering:
-        """Patches from a column-major grey strip that already holds its black end patch."""
-        P = self._P
-        for i in black:
-            if i < ntp:
-                strip[i * P : (i + 1) * P] = 0
-        out = _patchify(np.ascontiguousarray(strip.T), ntp + 1, P)  # column-major -> rows, then patches
+    def _finish_grey(self, patches: np.ndarray, ntp: int, char_patches, tofu: int, width: int) -> Rendering:
+        """A Rendering from grey (n, P, P) patches (end patch and separators already black)."""
+        out = patches[..., None]
         if self.config.rgb:  # no colour was composed: R = G = B, so a read-only view, not three copies
-            out = np.broadcast_to(out, out.shape[:3] + (3,))
+            out = _as_rgb(out)
         return Rendering(out, ntp, char_patches, int(tofu), int(width))
 
     def _finish(self, ntp: int, black: list[int], char_patches, tofu: int, width: int) -> Rendering:
@@ -421,13 +353,13 @@ class Renderer:
         lay = self._layout
         lay.flush()
         if not lay.coloured:  # no font with colour glyphs drew: R = G = B, one channel is the whole strip
-            grey = _patchify(lay.pixels[:, : (ntp + 1) * P, 1], ntp + 1, P)  # (n, P, P, 1)
+            grey = kernels.surface_patches(lay.pixels, ntp + 1, 1)[..., None]  # (n, P, P, 1)
             grey[ntp] = 0
             for i in black:
                 if i < ntp:
                     grey[i] = 0
             # (BT.601 luma of R = G = B = g is g: (299 + 587 + 114) * g / 1000)
-            out = np.broadcast_to(grey, grey.shape[:3] + (3,)) if self.config.rgb else grey
+            out = _as_rgb(grey) if self.config.rgb else grey
             return Rendering(out, ntp, char_patches, int(tofu), int(width))
         v = lay.pixels[:, : (ntp + 1) * P].reshape(P, ntp + 1, P, 4).transpose(1, 0, 2, 3)
         out = np.stack((v[..., 2], v[..., 1], v[..., 0]), axis=-1)  # cairo RGB24 is BGRx in memory

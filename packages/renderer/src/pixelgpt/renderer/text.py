@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_BAD = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+_BAD_CHARS = "\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff"
+_BAD = re.compile(f"[{_BAD_CHARS}]")
 _LINE = "\n\r\x0b\x0c\x85\u2028\u2029"
 _ALWAYS = "\t\x0b\x0c"
 _KEEP_NL = "\r\x85\u2028\u2029"
@@ -29,6 +30,7 @@ _NEEDS = {
     "space": re.compile("[" + _ALWAYS + _LINE + "]"),
     "keep": re.compile("[" + _ALWAYS + _KEEP_NL + "]"),
 }
+_EITHER = {k: re.compile("[" + _BAD_CHARS + v.pattern[1:]) for k, v in _NEEDS.items()}  # one scan for both
 
 
 def max_chars(width_px: int) -> int:
@@ -40,15 +42,15 @@ def normalise(text: str, newline: str, limit: int) -> str:
     """Checked, normalised text, cut to `limit` characters."""
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
-    m = _BAD.search(text)
-    if m:
-        c = m.group()
-        kind = "a lone surrogate" if "\ud800" <= c <= "\udfff" else "a control character"
-        raise ValueError(f"text contains {kind} U+{ord(c):04X} at index {m.start()}")
+    if _EITHER[newline].search(text):
+        m = _BAD.search(text)
+        if m:
+            c = m.group()
+            kind = "a lone surrogate" if "\ud800" <= c <= "\udfff" else "a control character"
+            raise ValueError(f"text contains {kind} U+{ord(c):04X} at index {m.start()}")
+        text = text[:limit].translate(_TO_SPACE[newline])
     if len(text) > limit:
         text = text[:limit]
-    if _NEEDS[newline].search(text):
-        text = text.translate(_TO_SPACE[newline])
     if not text.isascii():
         text = _FLOOD_CANDIDATE.sub(_cap_marks, text)
     return text

@@ -1,28 +1,43 @@
-"""WordCache: compose strips from cached word renders instead of re-shaping every chunk.
+"""WordCache: compose strips from cached word renders instead of laying out every chunk.
 
-Shaping is ~65% of the cost of a full layout, and text is Zipfian, so a word drawn once is cheap to reuse.
-A text is split into units, each a run of non-spaces with its trailing spaces ("word  "). Units not seen
-before are laid out together in one line, far apart, and cut out of it; each keeps its grey pixels, advance,
-the ink it spills left or right of its advance, and its characters' extents. A strip is then the units'
-pixels side by side, each at x = the sum of the earlier advances.
+Laying text out (itemise, shape, break analysis) is ~65% of the cost of a full render and drawing ~30%, and
+text is Zipfian, so a word drawn once is cheap to reuse. A text is split at its spaces into tokens; a unit is
+a token with the space after it ("word "; an empty token is a lone space). New units are shaped together as
+one run, drawn once a gap apart, and cut out; each keeps its grey columns, its advance, the ink it spills left
+or right of its advance, and its characters' extents, in flat arrays indexed by a unit id. A strip is then
+the units' columns side by side, each at x = the sum of the earlier advances (kernels.c does the copying).
 
-That is pixel-identical to the full layout (tests/renderer/test_renderer_word_cache.py proves it on hundreds
-of strings) because, with cairo's hint-metrics on, every advance and glyph position is a whole pixel, glyph
-masks are the same at any whole-pixel shift, nothing is shaped across a space, and cairo combines the masks of
-one glyph run by saturating addition, which is how spilled ink is added back. That holds where the whole line
-is one run of the first font, so the cache takes only texts whose every character that font has among
-Latin letters, digits, common punctuation and currency signs (no RTL, no combining marks, no emoji).
-Anything else returns None and the caller lays the text out in full.
+That is pixel-identical to the full layout (tests/renderer/test_renderer_word_cache.py proves it on thousands
+of strings) because, with cairo's hint-metrics on and rounded glyph positions, every advance and glyph
+position is a whole pixel, glyph masks are the same at any whole-pixel shift, nothing is shaped across a
+space, and cairo combines the masks of one glyph run by saturating addition, which is how spilled ink is
+added back. That holds where the whole line is one run of the first font, shaped as Pango shapes it, so the
+cache takes only texts whose every character that font has among Latin letters, digits, common punctuation
+and currency signs (no RTL, no combining marks, no emoji). Anything else returns None and the caller lays the
+text out in full.
 """
 
 from __future__ import annotations
 
+import math
+import mmap
 import re
-from operator import itemgetter
+from itertools import repeat
+from typing import NamedTuple
 
 import numpy as np
 
-from pixelgpt.renderer._capi import ffi, fontconfig, pango
+from pixelgpt.renderer import kernels
+from pixelgpt.renderer._capi import (
+    PANGO_SCALE,
+    PANGO_SHAPE_ROUND_POSITIONS,
+    cairo,
+    ffi,
+    fontconfig,
+    gobject,
+    pango,
+    pangocairo,
+)
 
 # Candidates: Basic Latin, Latin-1 (no soft hyphen), Latin Extended-A/B, general punctuation, currency signs;
 # only those the first font covers are used (so no fallback font can change the line's height).
@@ -34,15 +49,22 @@ _CANDIDATES = [
     (0x2030, 0x205E),
     (0x20A0, 0x20C0),
 ]
-_UNITS = re.compile(r"[^ ]+ *| +")
-MAX_UNIT_CHARS = 64
-MAX_UNITS = 100_000  # cached units per Renderer (two generations of MAX_UNITS / 2), ~2 KB each
-_GAP = " " * 3  # between units drawn together: wider than twice any spill (checked)
-_BATCH_CHARS = 2000
-# A unit's record: (advance px, grey columns (advance, P) as bytes, spill columns or None, spill alpha (k, P)
-# or None, character extents (n, 2) float32 as bytes, n characters). Bytes, because
-# joining a few hundred of them is several times faster than np.concatenate, and they keep no batch alive.
-_ADV, _GREY, _EXT, _N = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
+MAX_UNIT_CHARS = 64  # longer tokens (URLs, base64) are rarely seen twice: full layout
+MAX_UNITS = 100_000  # cached units per Renderer; when full, the most recently used half is kept
+MAX_COLUMNS = 6_000_000  # cached grey columns per Renderer (96 MB at P = 16); likewise
+_GAP_SPACES = 3  # new units are drawn this many space widths apart: more than twice any spill (checked)
+_BATCH_CHARS = 1200  # characters shaped and drawn at once (< 32767 px with gaps, even at ~20 px a character)
+_GLYPH_BYTES = ffi.sizeof("PangoGlyphInfo")  # glyph, width, x and y offset, attributes
+# A unit's metadata row (int64, kernels.c's order): ADV advance of token + space, px; TOK advance of the
+# token alone; COL0 its first grey column in the arena; EXT0 its first row of character extents (from its x),
+# NCH how many (len(token) + 1); SP0, SPN its spilled-ink columns in the spill arenas (SPN = 0: none)
+ADV, TOK, COL0, EXT0, NCH, SP0, SPN = range(kernels.NMETA)
+MISSING, UNUSABLE = -1, -2  # ids for a unit not cached / one that must take the full layout
+
+
+def units(text: str) -> list[str]:
+    """The tokens of a text; unit i is tokens[i] + " " (the last one's space is virtual)."""
+    return text.split(" ")
 
 
 def _covered_chars(fcconfig, font_file: str) -> str:
@@ -76,187 +98,294 @@ def _covered_chars(fcconfig, font_file: str) -> str:
     return "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
 
 
-def _inked_columns(grey: np.ndarray) -> np.ndarray:
-    """(columns, P) uint8, P a multiple of 8 -> bool (columns,): has the column any ink? ANDs the column's
-    8-byte words: numpy's reductions over a 16-wide axis are ten times slower."""
-    words = grey.view(np.uint64)
-    white = words[:, 0].copy()
-    for k in range(1, words.shape[1]):
-        white &= words[:, k]
-    return white != np.uint64(2**64 - 1)
+def _arena(shape: tuple, dtype) -> np.ndarray:
+    """A zeroed array in its own anonymous mapping: pages cost memory only once touched, and, unlike numpy's
+    large allocations, it is not marked for transparent huge pages, whose faults can stall for milliseconds
+    while the kernel compacts memory (measured: 4.8 ms, every ~2 MB appended)."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return np.frombuffer(mmap.mmap(-1, max(n, 1)), dtype, int(np.prod(shape))).reshape(shape)
+
+
+def _grow(a: np.ndarray, rows: int) -> np.ndarray:
+    """a, or a copy with room for at least `rows` rows (doubling)."""
+    if rows <= len(a):
+        return a
+    out = np.empty((max(rows, 2 * len(a)),) + a.shape[1:], a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+class _Store:
+    """Cached units in flat arrays: metadata rows by id; grey columns, character extents and spilled ink in
+    arenas the rows point into."""
+
+    def __init__(self, P: int):
+        self.ids: dict[str, int] = {}  # token -> id, or UNUSABLE
+        self.tokens: list[str] = []  # id -> token
+        self.n = self.cols = self.chars = self.spilled = 0  # rows used of each array below
+        self.epoch = 0  # compactions so far (they renumber the units)
+        # Room for a full cache from the start: untouched pages cost no memory, and the arrays need never be
+        # copied to grow (they still can, for one text with more new units than the slack)
+        units, cols = MAX_UNITS + 4096, MAX_COLUMNS + 2**20
+        self.meta = _arena((units, kernels.NMETA), np.int64)
+        self.last = _arena((units,), np.int64)  # when each unit was last used (a count of compositions)
+        self.grey = _arena((cols, P), np.uint8)
+        self.ext = _arena((units * 16, 2), np.float32)  # (characters: ~6 a unit in prose)
+        self.spill_col = _arena((units,), np.int32)  # relative to the unit's x
+        self.spill_alpha = _arena((units, P), np.uint8)
+
+    def append(self, tokens, grey, col0, adv, tok, ext, ext0, nch, spill, spill_n, last=0) -> None:
+        """Store units i: grey columns grey[col0[i] : col0[i] + adv[i]], character extents (from the unit's x)
+        ext[ext0[i] : ext0[i] + nch[i]], token advance tok[i], and spill_n[i] spilled columns: in order, rows
+        of spill = (columns from the unit's x, alpha (k, P))."""
+        k = len(tokens)
+        if k == 0:
+            return
+        n, c, x, s = self.n, self.cols, self.chars, self.spilled
+        cols, chars = int(adv.sum()), int(nch.sum())
+        self.meta = _grow(self.meta, n + k)
+        self.last = _grow(self.last, n + k)
+        self.grey = _grow(self.grey, c + cols)
+        self.ext = _grow(self.ext, x + chars)
+        self.spill_col = _grow(self.spill_col, s + len(spill[0]))
+        self.spill_alpha = _grow(self.spill_alpha, s + len(spill[0]))
+        kernels.fill_meta(self.meta[n : n + k], adv, tok, nch, spill_n, c, x, s)
+        self.cols += kernels.copy_rows(self.grey[c:], grey, col0, adv, cols)
+        self.chars += kernels.copy_rows(self.ext[x:], ext, ext0, nch, chars)
+        self.spill_col[s : s + len(spill[0])] = spill[0]
+        self.spill_alpha[s : s + len(spill[0])] = spill[1]
+        self.spilled += len(spill[0])
+        self.last[n : n + k] = last
+        self.ids.update(zip(tokens, range(n, n + k)))
+        self.tokens += tokens
+        self.n += k
+
+    def compact(self, max_units: int, max_cols: int) -> None:
+        """Keep the most recently used units, at most max_units of them in max_cols columns, moving their data
+        to the front of the arrays (in place: no new memory to fault in)."""
+        order = np.argsort(-self.last[: self.n], kind="stable")
+        fit = int(np.searchsorted(np.cumsum(self.meta[order, ADV]), max_cols, side="right"))
+        keep = np.sort(order[: min(max_units, fit)])  # (ascending ids: every range moves down or stays)
+        m = self.meta[keep]
+        new = m.copy()
+        used = {}
+        for arrays, first, count in (
+            ((self.grey,), COL0, ADV),
+            ((self.ext,), EXT0, NCH),
+            ((self.spill_col, self.spill_alpha), SP0, SPN),
+        ):
+            starts, counts = np.ascontiguousarray(m[:, first]), np.ascontiguousarray(m[:, count])
+            used[first] = int(counts.sum())
+            for a in arrays:
+                kernels.copy_rows(a, a, starts, counts, used[first])
+            new[:, first] = np.cumsum(counts) - counts
+        k = len(keep)
+        self.epoch += 1
+        self.meta[:k] = new
+        self.last[:k] = self.last[keep]
+        self.tokens = [self.tokens[u] for u in keep.tolist()]
+        self.ids = dict(zip(self.tokens, range(k)))
+        self.n, self.cols, self.chars, self.spilled = k, used[COL0], used[EXT0], used[SP0]
+
+
+class Composition(NamedTuple):
+    """A text as cached units: unit i is row ids[i] of store's metadata, valid while store.epoch == epoch."""
+
+    store: _Store
+    epoch: int
+    ids: np.ndarray
+    width: int  # the text's logical width, px
+    n_chars: int
 
 
 class WordCache:
     def __init__(self, config, fcconfig, fonts):
         from pixelgpt.renderer.renderer import Layout  # (import cycle)
 
-        self._P = config.patch_size
+        self._P = P = config.patch_size
         covered = _covered_chars(fcconfig, fonts.files[0])
         self._composable = re.compile(f"[{covered}]*") if covered else None
-        self._scratch = Layout(
-            config, fcconfig, fonts, 32767, config.patch_size
-        )  # a batch too wide is halved
-        # Two generations: new and recently used units live in _units; when it is full it becomes _old (the
-        # previous _old is dropped) and units found in _old move back, so the working set survives.
-        self._units: dict[str, tuple | None] = {}
-        self._old: dict[str, tuple | None] = {}
-        self.looked_up = self.laid_out = 0  # units asked for / units that had to be laid out (cache misses)
-        self._scratch.set_text("x", False)
-        self._metrics = self._line_metrics()
-        self._scratch.set_text(_GAP, False)
-        self._gap_px = self._scratch.size()[0]
-        self._y = self._P / 2 - self._metrics[0] / 2 - 2
+        self._scratch = lay = Layout(config, fcconfig, fonts, 32767, P)
+        self._store = _Store(P)
+        self._clock = 0  # compositions so far: when a unit was last used
+        self.looked_up = self.laid_out = 0  # units asked for / units that had to be shaped (cache misses)
+        self.compactions = 0
+        # What Pango does with a line of the first font: its analysis (font, script, language) and baseline
+        lay.set_text("x", False)
+        _, height, _ = lay.size()
+        top = P / 2 - height / 2 - 2  # where the Renderer puts the layout's top-left corner
+        self._baseline = top + pango.pango_layout_get_baseline(lay.layout) / PANGO_SCALE
+        if self._baseline * 256 != round(self._baseline * 256):
+            # cairo keeps the current point in 24.8 fixed point: show_layout adds the baseline after that
+            # rounding, show_glyph_string before it; they agree only where the sum is exact
+            self._composable = None
+        it = pango.pango_layout_get_iter(lay.layout)
+        try:
+            analysis = pango.pango_layout_iter_get_run_readonly(it).item.analysis
+            self._font = ffi.gc(gobject.g_object_ref(analysis.font), gobject.g_object_unref)
+            self._analysis = ffi.new("PangoAnalysis *")
+            ffi.memmove(self._analysis, ffi.addressof(analysis), ffi.sizeof("PangoAnalysis"))
+            self._analysis.extra_attrs = ffi.NULL
+        finally:
+            pango.pango_layout_iter_free(it)
+        self._glyphs = ffi.gc(pango.pango_glyph_string_new(), pango.pango_glyph_string_free)
+        self._widths = ffi.new("int[]", 4 * _BATCH_CHARS)
+        self._gap_px = _GAP_SPACES * int(self._shape(b" ", 1)[0]) // PANGO_SCALE
+        printable = "".join(map(chr, range(0x20, 0x7F)))
+        self._ascii = self._composable is not None and self._composable.fullmatch(printable) is not None
+        self._empty = Composition(self._store, -1, np.zeros(0, np.int64), 0, 0)
 
-    def _line_metrics(self) -> tuple[int, int]:
-        _, height, _ = self._scratch.size()
-        return height, pango.pango_layout_get_baseline(self._scratch.layout)
+    # -------------------------------------------------------------------------------- used by the Renderer
+    def compose(self, t: str) -> Composition | None:
+        """t as cached units (shaping those not seen yet), or None when it must be laid out in full. Another
+        compose may compact the store: see valid()."""
+        if t.isascii():
+            if not (self._ascii and t.isprintable()):
+                return None
+        elif self._composable is None or self._composable.fullmatch(t) is None:
+            return None
+        if not t:
+            return self._empty
+        store, ids = self._ids(t.split(" "))
+        if ids is None:
+            return None
+        return Composition(store, store.epoch, ids, kernels.units_width(ids, store.meta), len(t))
 
-    def _add(self, units: list[str]) -> None:
-        """Lay out new units together (batches of ~_BATCH_CHARS characters) and cache each one's record."""
-        self.laid_out += len(units)
+    def valid(self, c: Composition) -> bool:
+        """Whether a composition's unit ids still hold (no compaction since it was made)."""
+        return c.epoch == c.store.epoch or len(c.ids) == 0
+
+    def patches(self, parts: list[tuple[int, Composition]], ntp: int, black: list[int]) -> np.ndarray:
+        """(ntp + 1, P, P) grey patches: white, each composition's units from its x (with their spilled ink),
+        clipped at the end patch; the end patch and the patches in `black` black."""
+        P = self._P
+        limit = ntp * P
+        strip = np.empty(((ntp + 1) * P, P), np.uint8)  # column-major
+        strip[:limit] = 255
+        strip[limit:] = 0
+        for x, c in parts:
+            s = c.store
+            kernels.put_units(strip, x, limit, c.ids, s.meta, s.grey, s.spill_col, s.spill_alpha)
+        for i in black:
+            strip[i * P : (i + 1) * P] = 0
+        return kernels.columns_to_patches(strip, ntp + 1)
+
+    def char_patches(self, c: Composition, x: int, n: int, ntp: int) -> np.ndarray:
+        """int32 (n, 2): as Renderer._char_patches of the composition's extents placed at x."""
+        out = np.empty((n, 2), np.int32)
+        s = c.store
+        kernels.unit_char_patches(c.ids, s.meta, s.ext, out[: c.n_chars], x, self._P, ntp)
+        out[c.n_chars :] = min(math.ceil((x + c.width) / self._P), ntp)
+        return out
+
+    def extents(self, c: Composition) -> np.ndarray:
+        """float32 (n_chars, 2): each character's logical x-range in px from the text's start."""
+        return kernels.unit_extents(c.ids, c.store.meta, c.store.ext, c.n_chars)
+
+    def measure(self, t: str) -> int | None:
+        c = self.compose(t)
+        return None if c is None else c.width
+
+    def char_extents(self, t: str) -> np.ndarray | None:
+        c = self.compose(t)
+        return None if c is None else self.extents(c)
+
+    # ----------------------------------------------------------------------------------------- internals
+    def _ids(self, tokens: list[str]):
+        """(store, int64 ids of the tokens' units), shaping units not seen yet; ids None if any unit must take
+        the full layout."""
+        self.looked_up += len(tokens)
+        store = self._store
+        ids = np.fromiter(map(store.ids.get, tokens, repeat(MISSING)), np.int64, len(tokens))
+        if ids.min() < 0:
+            pos = np.flatnonzero(ids == MISSING).tolist()
+            if pos:
+                missing = list(dict.fromkeys([tokens[i] for i in pos]))
+                if len(store.ids) + len(missing) > MAX_UNITS or store.cols > MAX_COLUMNS:
+                    self.compactions += 1
+                    store.compact(MAX_UNITS // 2, MAX_COLUMNS // 2)
+                    missing = [t for t in dict.fromkeys(tokens) if t not in store.ids]
+                    pos = range(len(tokens))
+                self._add(missing)
+                get = store.ids.__getitem__
+                ids[pos] = [get(tokens[i]) for i in pos]
+            if ids.min() < 0:
+                return store, None
+        store.last[ids] = self._clock
+        self._clock += 1
+        return store, ids
+
+    def _shape(self, b: bytes, n_chars: int) -> np.ndarray:
+        """Shape UTF-8 text as Pango shapes one run of the first font into self._glyphs; returns each
+        character's advance in Pango units."""
+        gs = self._glyphs
+        pango.pango_shape_with_flags(b, len(b), b, len(b), self._analysis, gs, PANGO_SHAPE_ROUND_POSITIONS)
+        if n_chars > len(self._widths):
+            self._widths = ffi.new("int[]", n_chars)
+        pango.pango_glyph_string_get_logical_widths(gs, b, len(b), 0, self._widths)
+        return np.frombuffer(ffi.buffer(self._widths, 4 * n_chars), np.int32)
+
+    def _clusters(self) -> np.ndarray:
+        """The glyph string's log_clusters: each glyph's first byte in the text."""
+        gs = self._glyphs
+        return np.frombuffer(ffi.buffer(gs.log_clusters, 4 * gs.num_glyphs), np.int32)
+
+    def _add(self, tokens: list[str]) -> None:
+        """Shape, draw and cache new units, in batches of about _BATCH_CHARS characters."""
+        self.laid_out += len(tokens)
         batch, size = [], 0
-        for u in units:
-            if len(u) > MAX_UNIT_CHARS:
-                self._store(u, None)
+        for t in tokens:
+            if len(t) > MAX_UNIT_CHARS:
+                self._store.ids[t] = UNUSABLE
                 continue
-            batch.append(u)
-            size += len(u) + len(_GAP)
+            batch.append(t)
+            size += len(t) + 1
             if size >= _BATCH_CHARS:
                 self._add_batch(batch)
                 batch, size = [], 0
         if batch:
             self._add_batch(batch)
 
-    def _store(self, unit: str, rec) -> None:
-        self._make_room(1)
-        self._units[unit] = rec
-
-    def _make_room(self, n: int) -> None:
-        if len(self._units) + n > MAX_UNITS // 2:
-            self._old, self._units = self._units, {}
-
-    def _add_batch(self, units: list[str]) -> None:
-        lay = self._scratch
-        units = list(units)
-        text = _GAP + _GAP.join(units) + _GAP
-        lay.clear()
-        lay.set_text(text, False)
-        width, height, right = lay.size()
-        baseline = pango.pango_layout_get_baseline(lay.layout)
-        if right + 2 >= lay.width and len(units) > 1:
-            self._add_batch(units[: len(units) // 2])
-            self._add_batch(units[len(units) // 2 :])
-            return
-        if (height, baseline) != self._metrics or right + 2 >= lay.width or lay.tofu():
-            if len(units) > 1:  # find the odd one out
-                for u in units:
-                    self._add_batch([u])
+    def _add_batch(self, tokens: list[str]) -> None:
+        """Shape "token token ... token " as one run, draw it with every unit moved a gap further right than
+        the one before (a wider space glyph: glyph masks are the same at any whole-pixel shift), cut the units
+        out of the drawing."""
+        lay, store, gap = self._scratch, self._store, self._gap_px
+        k = len(tokens)
+        text = " ".join(tokens) + " "
+        b = text.encode()
+        w = self._shape(b, len(text))
+        width = int(w.sum()) // PANGO_SCALE + (k + 1) * gap
+        gs = self._glyphs  # (every unit a gap further right than the last: its space glyph widened)
+        placed = None
+        if width + 64 < lay.width:
+            placed = kernels.place_units(b, w, gs.glyphs, _GLYPH_BYTES, self._clusters(), k, gap)
+        if placed is None:
+            if k > 1:  # too wide: halve; a glyph missing from the font: find the odd one out
+                for half in (tokens[: k // 2], tokens[k // 2 :]):
+                    self._add_batch(half)
             else:
-                self._store(units[0], None)
+                store.ids[tokens[0]] = UNUSABLE
             return
-        lay.draw(0, self._y, right)
+        o, adv, tok, nch, first, rel = placed
+        lay.clear()
+        cairo.cairo_set_source_rgb(lay.cr, 0, 0, 0)
+        cairo.cairo_move_to(lay.cr, gap, self._baseline)
+        pangocairo.pango_cairo_show_glyph_string(lay.cr, self._font, gs)
+        lay.dirty = width + 64  # ink stays within a few px of the advances
         lay.flush()
         # R = G = B: the first font has no colour glyphs, and every character is the first font's (charset)
-        grey = np.ascontiguousarray(lay.pixels[:, : lay.dirty, 1].T)  # (columns, P)
-        ink = (grey != 255).any(axis=1) if self._P % 8 else _inked_columns(grey)
-        inked = np.concatenate([[0], np.cumsum(ink)])  # inked[b] - inked[a]: ink columns in [a, b)
-        ext = lay.char_extents(len(text), width)
-        gap, half = self._gap_px, (self._gap_px - 1) // 2
-        lens = np.fromiter(map(len, units), np.int64, len(units))
-        first = len(_GAP) + np.concatenate([[0], np.cumsum(lens + len(_GAP))[:-1]])
-        o = ext[first, 0].astype(np.int64)
-        e = ext[first + lens - 1, 1].astype(np.int64)
-        # the middle of every gap must be white, so the ink on each side of it is that side's unit's spill
-        mid_a, mid_b = np.concatenate([[0], e + half]), np.concatenate([[o[0] - half], e + gap - half])
-        bad_gap = (
-            inked[mid_b] - inked[mid_a]
-        ) > 0  # gap i lies before unit i (gap len(units): after the last)
-        if bad_gap.any():
-            redo = np.flatnonzero(bad_gap[:-1] | bad_gap[1:]).tolist()
-            if len(units) == 1:
-                self._store(units[0], None)
+        grey = kernels.surface_columns(lay.pixels, lay.dirty, 1)  # column-major
+        bad, spill_n, spill = kernels.find_spills(grey, o, o + adv, gap, (gap - 1) // 2)
+        redo = []
+        if bad.any():
+            if k == 1:
+                store.ids[tokens[0]] = UNUSABLE
                 return
-            for i in redo:
-                self._add_batch([units[i]])
-        else:
-            redo = []
-        spills = np.flatnonzero((inked[o] - inked[o - half]) + (inked[e + half] - inked[e]))
-        origin = np.repeat(np.concatenate([[0], o]), np.concatenate([[len(_GAP)], lens + len(_GAP)]))
-        rel = ext - origin.astype(np.float32)[:, None]
-        adv = (e - o).astype(np.int32)
-        # slices of two bytes objects: one tobytes() per batch, not two per unit
-        grey_b, rel_b, P = grey.tobytes(), rel.tobytes(), self._P
-        recs = [
-            (a, grey_b[b * P : c * P], None, None, rel_b[8 * f : 8 * (f + n)], n)
-            for a, b, c, f, n in zip(adv.tolist(), o.tolist(), e.tolist(), first.tolist(), lens.tolist())
-        ]
-        for i in spills.tolist():
-            oi, ei = int(o[i]), int(e[i])
-            cols = np.concatenate(
-                [np.flatnonzero(ink[oi - half : oi]) + oi - half, np.flatnonzero(ink[ei : ei + half]) + ei]
-            )
-            recs[i] = recs[i][:2] + (cols - oi, 255 - grey[cols]) + recs[i][4:]  # alpha: (k, P)
-        for i in reversed(redo):  # laid out alone above
-            del units[i], recs[i]
-        self._make_room(len(units))
-        self._units.update(zip(units, recs))
-
-    def _lookup(self, t: str):
-        if self._composable is None or not self._composable.fullmatch(t):
-            return None
-        units = _UNITS.findall(t)
-        self.looked_up += len(units)
-        recs = list(map(self._units.get, units, [False] * len(units)))
-        if False in recs:
-            missing = [i for i, r in enumerate(recs) if r is False]
-            new = []
-            for u in dict.fromkeys(units[i] for i in missing):
-                r = self._old.pop(u, False)  # seen before the last generation change: move it back
-                if r is False:
-                    new.append(u)
-                else:
-                    self._store(u, r)
-            self._add(new)
-            young, old = self._units, self._old  # a unit added above may already have aged into _old
-            for i in missing:
-                u = units[i]
-                recs[i] = young[u] if u in young else old.get(u)
-        if None in recs:
-            return None
-        return recs
-
-    # -------------------------------------------------------------------------------- used by the Renderer
-    def measure(self, t: str) -> int | None:
-        recs = self._lookup(t)
-        return None if recs is None else sum(r[0] for r in recs)
-
-    def char_extents(self, t: str) -> np.ndarray | None:
-        recs = self._lookup(t)
-        return None if recs is None else self._extents(recs, self._starts(recs)[0])
-
-    def _extents(self, recs, starts) -> np.ndarray:
-        ext = np.frombuffer(b"".join(map(_EXT, recs)), np.float32).reshape(-1, 2)
-        return ext + np.repeat(starts.astype(np.float32), list(map(_N, recs)))[:, None]
-
-    @staticmethod
-    def _starts(recs) -> tuple[np.ndarray, int]:
-        """Each unit's x in the composed run, and the run's width."""
-        # advances are small ints (cached objects): reading them touches no per-unit memory but the record
-        adv = np.fromiter(map(_ADV, recs), np.int32, len(recs))
-        ends = np.cumsum(adv, dtype=np.int64)
-        return ends - adv, int(ends[-1])
-
-    def compose(self, t: str):
-        """(width, tofu, char extents (float32 px), grey columns (width, P), spill columns, spill alpha
-        (k, P)), or None when the text must be laid out in full."""
-        recs = self._lookup(t)
-        if recs is None:
-            return None
-        starts, width = self._starts(recs)
-        grey = np.frombuffer(b"".join(map(_GREY, recs)), np.uint8).reshape(-1, self._P)
-        spill = [(s + r[2], r[3]) for s, r in zip(starts.tolist(), recs) if r[2] is not None]
-        cols = alpha = None
-        if spill:
-            cols = np.concatenate([c for c, _ in spill])
-            alpha = np.concatenate([a for _, a in spill])
-        return width, 0, self._extents(recs, starts), grey, cols, alpha
+            keep = np.flatnonzero(~bad)
+            redo = [tokens[i] for i in np.flatnonzero(bad).tolist()]
+            tokens = [tokens[i] for i in keep.tolist()]
+            o, adv, tok, first, nch, spill_n = (a[keep] for a in (o, adv, tok, first, nch, spill_n))
+        store.append(tokens, grey, o, adv, tok, rel, first, nch, spill, spill_n)
+        for t in redo:  # each alone (after storing: the scratch surface and glyph string are reused)
+            self._add_batch([t])

@@ -1,0 +1,330 @@
+/* The renderer's per-strip loops over pixels and characters, where numpy would need a dozen passes.
+ *
+ * Built into _kernels.so by packages/renderer/hatch_build.py and called through cffi (kernels.py).
+ * Plain C on raw buffers: no Python API. Float arithmetic is IEEE single precision, operation for operation
+ * as the numpy reference path does it (do not build with -ffast-math or FP contraction).
+ *
+ * Layouts: a column-major grey strip is (columns, P) uint8 (column x's P pixels, top to bottom, are
+ * contiguous); patches are (n, P, P) uint8, patch-major, each patch row-major. Unit metadata rows are int64,
+ * NMETA per unit (the column order of word_cache.py).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+enum { ADV, TOK, COL0, EXT0, NCH, SP0, SPN, NMETA };
+
+/* Logical width of a text of k units: every unit's advance but the last, which counts without its space. */
+int64_t units_width(const int64_t *ids, int64_t k, const int64_t *meta) {
+    int64_t w = 0;
+    for (int64_t i = 0; i + 1 < k; i++) w += meta[ids[i] * NMETA + ADV];
+    return k ? w + meta[ids[k - 1] * NMETA + TOK] : 0;
+}
+
+/* Put k units into a column-major strip from column x: their columns, clipped at `limit`, then the ink they
+ * spill outside their advance, added saturating (as cairo adds the glyph masks of one run). */
+void put_units(uint8_t *strip, int P, int64_t x, int64_t limit, const int64_t *ids, int64_t k,
+               const int64_t *meta, const uint8_t *grey, const int32_t *spill_col, const uint8_t *spill_alpha) {
+    int64_t at = x;
+    for (int64_t i = 0; i < k && at < limit; i++) {
+        const int64_t *m = meta + ids[i] * NMETA;
+        int64_t n = m[ADV] < limit - at ? m[ADV] : limit - at;
+        memcpy(strip + at * P, grey + m[COL0] * P, (size_t)(n * P));
+        at += m[ADV];
+    }
+    at = x;
+    for (int64_t i = 0; i < k && at < limit + P; i++) {  /* spills reach less than a patch */
+        const int64_t *m = meta + ids[i] * NMETA;
+        for (int64_t s = m[SP0]; s < m[SP0] + m[SPN]; s++) {
+            int64_t col = at + spill_col[s];
+            if (col < 0 || col >= limit) continue;
+            uint8_t *d = strip + col * P;
+            const uint8_t *a = spill_alpha + s * P;
+            for (int r = 0; r < P; r++) d[r] = a[r] >= d[r] ? 0 : (uint8_t)(d[r] - a[r]);
+        }
+        at += m[ADV];
+    }
+}
+
+/* Character extents of a composed text, px from its start: the units' stored extents plus each unit's x. */
+void unit_extents(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext, int64_t n_chars,
+                  float *out) {
+    int64_t at = 0, c = 0;
+    for (int64_t i = 0; i < k && c < n_chars; i++) {
+        const int64_t *m = meta + ids[i] * NMETA;
+        const float *e = ext + 2 * m[EXT0];
+        float s = (float)at;
+        for (int64_t j = 0; j < m[NCH] && c < n_chars; j++, c++) {
+            out[2 * c] = e[2 * j] + s;
+            out[2 * c + 1] = e[2 * j + 1] + s;
+        }
+        at += m[ADV];
+    }
+}
+
+/* Each character's half-open patch range, as Renderer._char_patches computes it from unit_extents' values:
+ * floor((left + x) / P), ceil((right + x) / P) (the floor for a character without width), in [0, ntp]. */
+void unit_char_patches(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext, int64_t n_chars,
+                       int64_t x, int P, int64_t ntp, int32_t *out) {
+    int64_t at = 0, c = 0;
+    float fx = (float)x, fp = (float)P, top = (float)ntp;
+    for (int64_t i = 0; i < k && c < n_chars; i++) {
+        const int64_t *m = meta + ids[i] * NMETA;
+        const float *e = ext + 2 * m[EXT0];
+        float s = (float)at;
+        for (int64_t j = 0; j < m[NCH] && c < n_chars; j++, c++) {
+            float l = e[2 * j] + s, r = e[2 * j + 1] + s;
+            l = (l + fx) / fp;
+            r = (r + fx) / fp;
+            float p0 = floorf(l), p1 = r > l ? ceilf(r) : floorf(r);
+            out[2 * c] = (int32_t)(p0 < 0 ? 0 : p0 > top ? top : p0);
+            out[2 * c + 1] = (int32_t)(p1 < 0 ? 0 : p1 > top ? top : p1);
+        }
+        at += m[ADV];
+    }
+}
+
+#if defined(__SSE2__)
+/* 16x16 bytes: dst row j = byte j of each of the 16 source rows (a column-major patch -> row-major). */
+static void transpose16(const uint8_t *src, uint8_t *dst) {
+    __m128i a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i *)(src + 16 * i));
+    for (int p = 0; p < 8; p++) {  /* 8-bit pairs of rows 2p, 2p+1: columns 0-7, 8-15 */
+        b[2 * p] = _mm_unpacklo_epi8(a[2 * p], a[2 * p + 1]);
+        b[2 * p + 1] = _mm_unpackhi_epi8(a[2 * p], a[2 * p + 1]);
+    }
+    for (int q = 0; q < 4; q++)  /* 16-bit: rows 4q..4q+3, column groups of 4 */
+        for (int h = 0; h < 2; h++) {
+            __m128i x = b[4 * q + h], y = b[4 * q + 2 + h];
+            a[4 * q + 2 * h] = _mm_unpacklo_epi16(x, y);
+            a[4 * q + 2 * h + 1] = _mm_unpackhi_epi16(x, y);
+        }
+    for (int h = 0; h < 2; h++)  /* 32-bit: rows 8h..8h+7, column pairs */
+        for (int g = 0; g < 4; g++) {
+            __m128i x = a[8 * h + g], y = a[8 * h + 4 + g];
+            b[8 * h + 2 * g] = _mm_unpacklo_epi32(x, y);
+            b[8 * h + 2 * g + 1] = _mm_unpackhi_epi32(x, y);
+        }
+    for (int m = 0; m < 8; m++) {  /* 64-bit: whole columns */
+        _mm_storeu_si128((__m128i *)(dst + 16 * (2 * m)), _mm_unpacklo_epi64(b[m], b[8 + m]));
+        _mm_storeu_si128((__m128i *)(dst + 16 * (2 * m + 1)), _mm_unpackhi_epi64(b[m], b[8 + m]));
+    }
+}
+#endif
+
+/* A column-major strip of n * P columns -> n row-major patches. */
+void columns_to_patches(const uint8_t *strip, int64_t n, int P, uint8_t *out) {
+#if defined(__SSE2__)
+    if (P == 16) {
+        for (int64_t p = 0; p < n; p++) transpose16(strip + p * 256, out + p * 256);
+        return;
+    }
+#endif
+    for (int64_t p = 0; p < n; p++) {
+        const uint8_t *s = strip + p * P * P;
+        uint8_t *d = out + p * P * P;
+        for (int r = 0; r < P; r++)
+            for (int c = 0; c < P; c++) d[r * P + c] = s[c * P + r];
+    }
+}
+
+/* One channel of a cairo RGB24 surface (4 bytes a pixel, `stride` bytes a row, P rows) -> n patches. */
+void surface_patches(const uint8_t *surface, int64_t stride, int P, int64_t n, int channel, uint8_t *out) {
+#if defined(__SSE2__)
+    if (P == 16) {  /* 16 pixels (64 bytes) -> their 16 channel bytes: shift, mask, pack */
+        const __m128i mask = _mm_set1_epi32(0xFF), shift = _mm_cvtsi32_si128(8 * channel);
+        for (int r = 0; r < 16; r++)
+            for (int64_t p = 0; p < n; p++) {
+                const __m128i *s = (const __m128i *)(surface + r * stride + 64 * p);
+                __m128i a[4];
+                for (int i = 0; i < 4; i++) a[i] = _mm_and_si128(_mm_srl_epi32(_mm_loadu_si128(s + i), shift), mask);
+                __m128i v = _mm_packus_epi16(_mm_packs_epi32(a[0], a[1]), _mm_packs_epi32(a[2], a[3]));
+                _mm_storeu_si128((__m128i *)(out + 256 * p + 16 * r), v);
+            }
+        return;
+    }
+#endif
+    for (int r = 0; r < P; r++)
+        for (int64_t p = 0; p < n; p++) {
+            const uint8_t *s = surface + r * stride + 4 * p * P + channel;
+            uint8_t *d = out + p * P * P + r * P;
+            for (int c = 0; c < P; c++) d[c] = s[4 * c];
+        }
+}
+
+/* One channel of columns [0, ncols) of a cairo RGB24 surface -> a column-major strip (ncols, P). */
+void surface_columns(const uint8_t *surface, int64_t stride, int P, int64_t ncols, int channel, uint8_t *out) {
+    for (int r = 0; r < P; r++) {
+        const uint8_t *s = surface + r * stride + channel;
+        for (int64_t x = 0; x < ncols; x++) out[x * P + r] = s[4 * x];
+    }
+}
+
+static int inked(const uint8_t *col, int P) {
+    for (int r = 0; r < P; r++)
+        if (col[r] != 255) return 1;
+    return 0;
+}
+
+static int any_ink(const uint8_t *grey, int P, int64_t from, int64_t to) {
+    for (int64_t x = from; x < to; x++)
+        if (inked(grey + x * P, P)) return 1;
+    return 0;
+}
+
+/* Units drawn apart in a column-major strip, unit i at [o[i], e[i]), `gap` px between neighbours. bad[i] = 1
+ * where ink reaches the middle of a gap beside unit i (then its spills cannot be told from a neighbour's).
+ * For the others, the inked columns within `half` px left of o[i] or right of e[i] go to spill_col (relative
+ * to o[i]) and their ink (255 - grey) to spill_alpha (P bytes each), spill_n[i] of them. Returns the number
+ * written, or -1 if more than cap. */
+int64_t find_spills(const uint8_t *grey, int P, const int64_t *o, const int64_t *e, int64_t k, int64_t gap,
+                    int64_t half, uint8_t *bad, int64_t *spill_n, int32_t *spill_col, uint8_t *spill_alpha,
+                    int64_t cap) {
+    memset(bad, 0, (size_t)k);
+    for (int64_t i = 0; i <= k; i++) {  /* gap i lies before unit i */
+        int64_t from = i == 0 ? 0 : e[i - 1] + half;
+        int64_t to = i == k ? e[k - 1] + gap - half : o[i] - half;
+        if (any_ink(grey, P, from, to)) {
+            if (i > 0) bad[i - 1] = 1;
+            if (i < k) bad[i] = 1;
+        }
+    }
+    int64_t w = 0;
+    for (int64_t i = 0; i < k; i++) {
+        spill_n[i] = 0;
+        if (bad[i]) continue;
+        for (int side = 0; side < 2; side++) {
+            int64_t from = side ? e[i] : o[i] - half, to = side ? e[i] + half : o[i];
+            for (int64_t x = from; x < to; x++) {
+                if (!inked(grey + x * P, P)) continue;
+                if (w == cap) return -1;
+                for (int r = 0; r < P; r++) spill_alpha[w * P + r] = (uint8_t)(255 - grey[x * P + r]);
+                spill_col[w++] = (int32_t)(x - o[i]);
+                spill_n[i]++;
+            }
+        }
+    }
+    return w;
+}
+
+/* dst = the rows src[start[i] : start[i] + count[i]] for i < k, one after another (rows of row_bytes). dst may
+ * be src itself, compacting it in place, when the ranges are in order. */
+void copy_rows(uint8_t *dst, const uint8_t *src, const int64_t *start, const int64_t *count, int64_t k,
+               int64_t row_bytes) {
+    for (int64_t i = 0; i < k; i++) {
+        size_t n = (size_t)(count[i] * row_bytes);
+        memmove(dst, src + start[i] * row_bytes, n);
+        dst += n;
+    }
+}
+
+/* A batch of units "token token ... token " (UTF-8, nbytes) shaped as one run: w[c] is character c's advance in
+ * Pango units (1024 a px); glyphs are PangoGlyphInfo records (glyph_stride bytes, the int32 width at byte 4),
+ * clusters their first bytes (ascending). Moves every unit gap px further right than the one before by
+ * widening its space's glyph, and fills per unit: x in the drawing (o, the first at gap), advance of
+ * token + space (adv) and of the token (tok), characters (nch); per character: its extents in px from its
+ * unit's x (rel, float32 pairs, as numpy's float64 division rounded to float32; a unit's first character is
+ * first[i]). Returns the number of units, -1 if a space has no glyph of its own, -2 if a glyph is unknown (a
+ * character the font lacks). */
+int64_t place_units(const uint8_t *text, int64_t nbytes, const int32_t *w, uint8_t *glyphs, int64_t glyph_stride,
+                    const int32_t *clusters, int64_t n_glyphs, int64_t gap, int64_t *o, int64_t *adv, int64_t *tok,
+                    int64_t *nch, int64_t *first, float *rel) {
+    int64_t u = 0, c = 0, g = 0, cs = 0, unit_chars = 0;
+    for (int64_t i = 0; i < n_glyphs; i++)  /* PANGO_GLYPH_UNKNOWN_FLAG: a character the font lacks */
+        if (*(const uint32_t *)(glyphs + i * glyph_stride) & 0x10000000u) return -2;
+    int64_t start = 0;  /* the unit's x without gaps, px */
+    for (int64_t b = 0; b < nbytes; b++) {
+        if ((text[b] & 0xC0) == 0x80) continue;  /* a UTF-8 continuation byte */
+        int64_t before = cs - start * 1024;
+        cs += w[c];
+        rel[2 * c] = (float)((double)before / 1024.0);
+        rel[2 * c + 1] = (float)((double)(cs - start * 1024) / 1024.0);
+        unit_chars++;
+        if (text[b] == ' ') {
+            int64_t after_space = cs / 1024, after_tok = (cs - w[c]) / 1024;
+            adv[u] = after_space - start;
+            tok[u] = unit_chars > 1 ? after_tok - start : 0;
+            o[u] = start + gap * (u + 1);
+            nch[u] = unit_chars;
+            first[u] = c + 1 - unit_chars;
+            while (g < n_glyphs && clusters[g] < b) g++;
+            if (g == n_glyphs || clusters[g] != b) return -1;
+            int32_t *width = (int32_t *)(glyphs + g * glyph_stride + 4);
+            *width += (int32_t)(gap * 1024);
+            start = after_space;
+            unit_chars = 0;
+            u++;
+        }
+        c++;
+    }
+    return u;
+}
+
+/* Pango's public structs, as far as line_extents reads them (Pango 1.x; _capi.py declares the same). */
+typedef struct RunList { void *data; struct RunList *next; } RunList;  /* a GSList */
+typedef struct {
+    int offset, length, num_chars;
+    void *shape_engine, *lang_engine, *font;  /* PangoAnalysis: */
+    uint8_t level, gravity, flags, script;
+    void *language, *extra_attrs;
+} PangoItem_;
+typedef struct { PangoItem_ *item; void *glyphs; int y_offset, start_x_offset, end_x_offset; } PangoGlyphItem_;
+typedef void (*logical_widths_fn)(void *glyph_item, const char *text, int *widths);
+
+/* The runs of one laid-out line (in visual order, from pango_layout_get_line_readonly): each character's
+ * logical x-range in px (ext, n_chars float32 pairs, as numpy's int64 / 1024.0 rounded to float32; characters
+ * no run covers get [width, width)), and the distinct fonts the runs use (at most font_cap; *n_fonts of them).
+ * scratch: 2 * nbytes int32. Returns the number of runs. */
+int64_t line_extents(const RunList *runs, logical_widths_fn get_widths, const char *text, int64_t nbytes,
+                     int64_t n_chars, int64_t width, int32_t *scratch, float *ext, void **fonts, int64_t font_cap,
+                     int64_t *n_fonts) {
+    int32_t *by_byte = scratch, *char_of_byte = scratch + nbytes;
+    int64_t c = -1, n_runs = 0, x = 0;
+    for (int64_t b = 0; b < nbytes; b++) {
+        if (((uint8_t)text[b] & 0xC0) != 0x80) c++;
+        char_of_byte[b] = (int32_t)c;
+    }
+    for (int64_t i = 0; i < n_chars; i++) ext[2 * i] = ext[2 * i + 1] = (float)width;
+    *n_fonts = 0;
+    for (const RunList *node = runs; node; node = node->next, n_runs++) {
+        PangoGlyphItem_ *run = (PangoGlyphItem_ *)node->data;
+        PangoItem_ *item = run->item;
+        int32_t *w = by_byte + item->offset;  /* a run has no more characters than bytes: no overlap */
+        get_widths(run, text, w);
+        int64_t run_w = 0;
+        for (int j = 0; j < item->num_chars; j++) run_w += w[j];
+        int64_t c0 = char_of_byte[item->offset], at = item->level & 1 ? x + run_w : x;
+        for (int j = 0; j < item->num_chars && c0 + j < n_chars; j++) {
+            int64_t left;
+            if (item->level & 1) {
+                at -= w[j];
+                left = at;
+            } else {
+                left = at;
+                at += w[j];
+            }
+            ext[2 * (c0 + j)] = (float)((double)left / 1024.0);
+            ext[2 * (c0 + j) + 1] = (float)((double)(left + w[j]) / 1024.0);
+        }
+        x += run_w;
+        int64_t f = 0;
+        while (f < *n_fonts && fonts[f] != item->font) f++;
+        if (f == *n_fonts && f < font_cap) fonts[(*n_fonts)++] = item->font;
+    }
+    return n_runs;
+}
+
+/* Metadata rows for k new units whose grey columns, extents and spills are stored in order from the given
+ * bases of their arenas. */
+void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok, const int64_t *nch,
+               const int64_t *spill_n, int64_t col, int64_t ext, int64_t spill) {
+    for (int64_t i = 0; i < k; i++) {
+        int64_t *m = meta + i * NMETA;
+        m[ADV] = adv[i], m[TOK] = tok[i], m[NCH] = nch[i], m[SPN] = spill_n[i];
+        m[COL0] = col, m[EXT0] = ext, m[SP0] = spill;
+        col += adv[i], ext += nch[i], spill += spill_n[i];
+    }
+}

@@ -1,0 +1,167 @@
+"""The C kernels (kernels.c, compiled into _kernels.so when the package is built), called through cffi.
+
+Each wrapper takes numpy arrays, checks what C cannot (dtype, contiguity), and passes raw pointers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from cffi import FFI
+
+_ffi = FFI()
+_ffi.cdef(
+    """
+    int64_t units_width(const int64_t *ids, int64_t k, const int64_t *meta);
+    void put_units(uint8_t *strip, int P, int64_t x, int64_t limit, const int64_t *ids, int64_t k,
+                   const int64_t *meta, const uint8_t *grey, const int32_t *spill_col,
+                   const uint8_t *spill_alpha);
+    void unit_extents(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext, int64_t n_chars,
+                      float *out);
+    void unit_char_patches(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext,
+                           int64_t n_chars, int64_t x, int P, int64_t ntp, int32_t *out);
+    void columns_to_patches(const uint8_t *strip, int64_t n, int P, uint8_t *out);
+    void surface_patches(const uint8_t *surface, int64_t stride, int P, int64_t n, int channel, uint8_t *out);
+    void surface_columns(const uint8_t *surface, int64_t stride, int P, int64_t ncols, int channel,
+                         uint8_t *out);
+    int64_t place_units(const char *text, int64_t nbytes, const int32_t *w, uint8_t *glyphs,
+                        int64_t glyph_stride, const int32_t *clusters, int64_t n_glyphs, int64_t gap,
+                        int64_t *o, int64_t *adv, int64_t *tok, int64_t *nch, int64_t *first, float *rel);
+    int64_t line_extents(void *runs, void *get_widths, const char *text, int64_t nbytes, int64_t n_chars,
+                         int64_t width, int32_t *scratch, float *ext, uintptr_t *fonts, int64_t font_cap,
+                         int64_t *n_fonts);
+    void copy_rows(uint8_t *dst, const uint8_t *src, const int64_t *start, const int64_t *count, int64_t k,
+                   int64_t row_bytes);
+    int64_t find_spills(const uint8_t *grey, int P, const int64_t *o, const int64_t *e, int64_t k,
+                        int64_t gap, int64_t half, uint8_t *bad, int64_t *spill_n, int32_t *spill_col,
+                        uint8_t *spill_alpha, int64_t cap);
+    void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok, const int64_t *nch,
+                   const int64_t *spill_n, int64_t col, int64_t ext, int64_t spill);
+    """
+)
+_path = Path(__file__).with_name("_kernels.so")
+if not _path.exists():
+    raise ImportError(f"{_path} is missing: build the package (`uv sync` / `make setup`; needs a C compiler)")
+_lib = _ffi.dlopen(str(_path))
+
+NMETA = 7  # int64 columns of a unit's metadata row (kernels.c's enum)
+_TYPES = {np.dtype(np.int64): "int64_t[]", np.dtype(np.int32): "int32_t[]", np.dtype(np.uint8): "uint8_t[]",
+          np.dtype(np.float32): "float[]"}  # fmt: skip
+
+
+def _ptr(a: np.ndarray):
+    """A C pointer to a C-contiguous array's data (cffi refuses any other buffer)."""
+    return _ffi.from_buffer(_TYPES[a.dtype], a)
+
+
+def units_width(ids: np.ndarray, meta: np.ndarray) -> int:
+    return int(_lib.units_width(_ptr(ids), len(ids), _ptr(meta)))
+
+
+def put_units(strip, x, limit, ids, meta, grey, spill_col, spill_alpha) -> None:
+    _lib.put_units(
+        _ptr(strip), strip.shape[1], x, limit, _ptr(ids), len(ids), _ptr(meta), _ptr(grey), _ptr(spill_col),
+        _ptr(spill_alpha),
+    )  # fmt: skip
+
+
+def unit_extents(ids, meta, ext, n_chars: int) -> np.ndarray:
+    out = np.empty((n_chars, 2), np.float32)
+    _lib.unit_extents(_ptr(ids), len(ids), _ptr(meta), _ptr(ext), n_chars, _ptr(out))
+    return out
+
+
+def unit_char_patches(ids, meta, ext, out: np.ndarray, x: int, P: int, ntp: int) -> None:
+    _lib.unit_char_patches(_ptr(ids), len(ids), _ptr(meta), _ptr(ext), len(out), x, P, ntp, _ptr(out))
+
+
+def columns_to_patches(strip: np.ndarray, n: int) -> np.ndarray:
+    """Column-major strip ((>= n) * P, P) -> (n, P, P) row-major patches."""
+    P = strip.shape[1]
+    out = np.empty((n, P, P), np.uint8)
+    _lib.columns_to_patches(_ptr(strip), n, P, _ptr(out))
+    return out
+
+
+def surface_patches(surface: np.ndarray, n: int, channel: int) -> np.ndarray:
+    """One channel of a cairo RGB24 surface viewed as (P, stride / 4, 4) uint8 -> (n, P, P) patches."""
+    P = surface.shape[0]
+    if n * P > surface.shape[1]:
+        raise ValueError("more patches than the surface holds")
+    out = np.empty((n, P, P), np.uint8)
+    _lib.surface_patches(_ptr(surface), surface.strides[0], P, n, channel, _ptr(out))
+    return out
+
+
+def surface_columns(surface: np.ndarray, ncols: int, channel: int) -> np.ndarray:
+    """One channel of a cairo RGB24 surface's first ncols columns -> column-major (ncols, P)."""
+    P = surface.shape[0]
+    out = np.empty((ncols, P), np.uint8)
+    _lib.surface_columns(_ptr(surface), surface.strides[0], P, ncols, channel, _ptr(out))
+    return out
+
+
+def find_spills(grey, o, e, gap: int, half: int):
+    """(bad (k,) bool, spill counts (k,), (spill columns relative to each unit's x, their ink (m, P)));
+    see kernels.c."""
+    k, P = len(o), grey.shape[1]
+    bad, n = np.empty(k, np.uint8), np.empty(k, np.int64)
+    cols, alpha = np.empty(2 * half * k, np.int32), np.empty((2 * half * k, P), np.uint8)
+    w = _lib.find_spills(
+        _ptr(grey), P, _ptr(o), _ptr(e), k, gap, half, _ptr(bad), _ptr(n), _ptr(cols), _ptr(alpha), len(cols)
+    )
+    return bad.view(bool), n, (cols[:w], alpha[:w])
+
+
+def fill_meta(meta: np.ndarray, adv, tok, nch, spill_n, col: int, ext: int, spill: int) -> None:
+    if meta.shape != (len(adv), NMETA):
+        raise ValueError("fill_meta: one row a unit")
+    _lib.fill_meta(_ptr(meta), len(adv), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(spill_n), col, ext, spill)
+
+
+def copy_rows(dst: np.ndarray, src: np.ndarray, start: np.ndarray, count: np.ndarray, n: int) -> int:
+    """dst[:n] = the row ranges src[start[i] : start[i] + count[i]], in order (n = count.sum(), in range:
+    the caller's invariant, unchecked on this hot path); dst may be src (compaction). Returns n."""
+    if dst.dtype != src.dtype or dst.shape[1:] != src.shape[1:] or len(dst) < n:
+        raise ValueError("copy_rows: dst must be an array like src with room for the rows")
+    _lib.copy_rows(
+        _ffi.from_buffer(dst), _ffi.from_buffer(src), _ptr(start), _ptr(count), len(start), src.strides[0]
+    )
+    return n
+
+
+def place_units(
+    text: bytes, w: np.ndarray, glyphs, glyph_stride: int, clusters: np.ndarray, k: int, gap: int
+):
+    """For a shaped batch of k units: (o, adv, tok, nch, first) int64 (k,), rel float32 (characters, 2), or
+    None if a glyph is unknown; widens the units' space glyphs in place (glyphs: a cffi pointer to the glyph
+    records). See kernels.c."""
+    o, adv, tok, nch, first = (np.empty(k, np.int64) for _ in range(5))
+    rel = np.empty((len(w), 2), np.float32)
+    got = _lib.place_units(
+        text, len(text), _ptr(w), _ffi.cast("uint8_t *", glyphs), glyph_stride, _ptr(clusters), len(clusters),
+        gap, _ptr(o), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(first), _ptr(rel),
+    )  # fmt: skip
+    if got == -2:
+        return None  # a glyph the font lacks
+    if got != k:
+        raise ValueError(f"place_units: {got} units found in a batch of {k}")
+    return o, adv, tok, nch, first, rel
+
+
+_fonts = _ffi.new("uintptr_t[64]")
+_n_fonts = _ffi.new("int64_t *")
+
+
+def line_extents(runs: int, get_widths: int, text: bytes, n_chars: int, width: int, scratch: np.ndarray):
+    """(float32 (n_chars, 2) extents, [font addresses]) of one laid-out line; runs and get_widths are the
+    addresses of the line's run list and of pango_glyph_item_get_logical_widths. See kernels.c."""
+    ext = np.empty((n_chars, 2), np.float32)
+    if len(scratch) < 2 * len(text):
+        raise ValueError("line_extents: scratch needs 2 ints a byte")
+    _lib.line_extents(
+        _ffi.cast("void *", runs), _ffi.cast("void *", get_widths), text, len(text), n_chars, width,
+        _ptr(scratch), _ptr(ext), _fonts, len(_fonts), _n_fonts,
+    )  # fmt: skip
+    return ext, [int(_fonts[i]) for i in range(_n_fonts[0])]
