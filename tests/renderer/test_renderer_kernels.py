@@ -79,3 +79,17 @@ def test_kernels_refuse_the_wrong_dtype():
     meta = np.zeros((4, kernels.NMETA), np.int64)
     with pytest.raises(TypeError):
         kernels.units_width(np.zeros(2, np.int32), meta)  # ids must be int64
+
+
+def test_rtl_probes_pick_first_middle_and_last_kept_characters():
+    import random
+    import string
+
+    skip = set(string.whitespace + string.punctuation + string.digits)
+    pool = list("abc xyz 123 .,;!?()") + ["é", "ש", "م", "中", "😀", "\x00", "\u200f", "ß"]
+    rng = random.Random(5)
+    for _ in range(500):
+        t = "".join(rng.choices(pool, k=rng.randint(0, 40)))
+        kept = [ord(c) for c in t if c not in skip]
+        want = (kept[0], kept[len(kept) // 2], kept[-1]) if kept else ()
+        assert kernels.rtl_probes(t.encode()) == want, t

@@ -124,6 +124,7 @@ ffi.cdef(
     void pango_glyph_item_get_logical_widths(PangoGlyphItem *glyph_item, const char *text, int *widths);
     PangoGlyphString *pango_glyph_string_new(void);
     void pango_glyph_string_free(PangoGlyphString *string);
+    void pango_glyph_string_set_size(PangoGlyphString *string, int new_len);
     void pango_glyph_string_get_logical_widths(PangoGlyphString *glyphs, const char *text, int length,
                                                int embedding_level, int *logical_widths);
     void pango_shape_with_flags(const char *item_text, int item_length, const char *paragraph_text,

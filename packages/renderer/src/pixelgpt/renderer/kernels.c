@@ -17,6 +17,19 @@
 
 enum { ADV, TOK, COL0, EXT0, NCH, SP0, SPN, NMETA };
 
+/* d = max(d - a, 0) over n bytes: white minus ink, with the ink of overlapping glyphs added saturating
+ * (255 - min(255, (255 - d) + a) is max(d - a, 0)). */
+static void subtract_saturating(uint8_t *d, const uint8_t *a, int64_t n) {
+    int64_t j = 0;
+#if defined(__SSE2__)
+    for (; j + 16 <= n; j += 16) {
+        __m128i v = _mm_subs_epu8(_mm_loadu_si128((const __m128i *)(d + j)), _mm_loadu_si128((const __m128i *)(a + j)));
+        _mm_storeu_si128((__m128i *)(d + j), v);
+    }
+#endif
+    for (; j < n; j++) d[j] = a[j] >= d[j] ? 0 : (uint8_t)(d[j] - a[j]);
+}
+
 /* Logical width of a text of k units: every unit's advance but the last, which counts without its space. */
 int64_t units_width(const int64_t *ids, int64_t k, const int64_t *meta) {
     int64_t w = 0;
@@ -41,9 +54,7 @@ void put_units(uint8_t *strip, int P, int64_t x, int64_t limit, const int64_t *i
         for (int64_t s = m[SP0]; s < m[SP0] + m[SPN]; s++) {
             int64_t col = at + spill_col[s];
             if (col < 0 || col >= limit) continue;
-            uint8_t *d = strip + col * P;
-            const uint8_t *a = spill_alpha + s * P;
-            for (int r = 0; r < P; r++) d[r] = a[r] >= d[r] ? 0 : (uint8_t)(d[r] - a[r]);
+            subtract_saturating(strip + col * P, spill_alpha + s * P, P);
         }
         at += m[ADV];
     }
@@ -327,4 +338,71 @@ void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok,
         m[COL0] = col, m[EXT0] = ext, m[SP0] = spill;
         col += adv[i], ext += nch[i], spill += spill_n[i];
     }
+}
+
+/* Draw a glyph string (PangoGlyphInfo records, glyph_stride bytes each: glyph id, width, x offset, y offset)
+ * from cached glyph masks into a column-major grey strip that starts white: glyph i's origin at column
+ * x0 + (the widths before it + its x offset) / 1024, its mask added to the ink already there, saturating (as
+ * cairo adds the glyph masks of one run). gm holds 3 int64 per glyph id: first row of its mask in masks, its
+ * first column relative to the origin, its columns; a first row < 0: no mask cached. Returns 0, or -1 (and
+ * draws nothing useful) where a glyph has no mask, a y offset, a place off the pixel grid or outside the strip. */
+int64_t draw_glyphs(uint8_t *grey, int64_t ncols, int P, int64_t x0, const uint8_t *glyphs, int64_t glyph_stride,
+                    int64_t n_glyphs, const int64_t *gm, int64_t n_gm, const uint8_t *masks) {
+    int64_t x = 0;
+    for (int64_t i = 0; i < n_glyphs; i++) {
+        const uint8_t *g = glyphs + i * glyph_stride;
+        uint32_t id;
+        int32_t width, x_off, y_off;
+        memcpy(&id, g, 4), memcpy(&width, g + 4, 4), memcpy(&x_off, g + 8, 4), memcpy(&y_off, g + 12, 4);
+        if (id >= (uint64_t)n_gm || gm[3 * id] < 0 || y_off != 0 || (x + x_off) % 1024) return -1;
+        const int64_t *m = gm + 3 * id;
+        int64_t col = x0 + (x + x_off) / 1024 + m[1];
+        if (col < 0 || col + m[2] > ncols) return -1;
+        subtract_saturating(grey + col * P, masks + m[0] * P, m[2] * P);
+        x += width;
+    }
+    return 0;
+}
+
+/* Renderer._char_patches: each character's half-open patch range from its extents (px, from x):
+ * floor((left + x) / P), ceil((right + x) / P) (the floor for a character without width), clipped to [0, ntp]. */
+void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t ntp, int32_t *out) {
+    float fx = (float)x, fp = (float)P, top = (float)ntp;
+    for (int64_t c = 0; c < n; c++) {
+        float l = (ext[2 * c] + fx) / fp, r = (ext[2 * c + 1] + fx) / fp;
+        float p0 = floorf(l), p1 = r > l ? ceilf(r) : floorf(r);
+        out[2 * c] = (int32_t)(p0 < 0 ? 0 : p0 > top ? top : p0);
+        out[2 * c + 1] = (int32_t)(p1 < 0 ? 0 : p1 > top ? top : p1);
+    }
+}
+
+/* For PIXEL's is_rtl: of a UTF-8 text's code points that are not ASCII whitespace, punctuation or digits, the
+ * first, the middle one (index count / 2) and the last go to out; returns how many such code points there are. */
+int64_t rtl_probes(const uint8_t *text, int64_t nbytes, uint32_t *out) {
+    static const char *skip = " \t\n\r\v\f!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~0123456789";
+    int64_t count = 0, want = -1;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t k = 0;
+        for (int64_t b = 0; b < nbytes;) {
+            uint32_t cp = text[b];
+            int len = cp < 0x80 ? 1 : cp < 0xE0 ? 2 : cp < 0xF0 ? 3 : 4;
+            if (len > 1) {
+                cp &= 0x3F >> (len - 1);
+                for (int i = 1; i < len && b + i < nbytes; i++) cp = (cp << 6) | (text[b + i] & 0x3F);
+            }
+            b += len;
+            if (cp < 0x80 && cp && strchr(skip, (int)cp)) continue;
+            if (pass == 0) {
+                if (count == 0) out[0] = cp;
+                out[2] = cp;
+                count++;
+            } else if (k++ == want) {
+                out[1] = cp;
+                return count;
+            }
+        }
+        if (count == 0) return 0;
+        want = count / 2;
+    }
+    return count;
 }

@@ -36,6 +36,11 @@ _ffi.cdef(
     int64_t find_spills(const uint8_t *grey, int P, const int64_t *o, const int64_t *e, int64_t k,
                         int64_t gap, int64_t half, uint8_t *bad, int64_t *spill_n, int32_t *spill_col,
                         uint8_t *spill_alpha, int64_t cap);
+    int64_t draw_glyphs(uint8_t *grey, int64_t ncols, int P, int64_t x0, const uint8_t *glyphs,
+                        int64_t glyph_stride, int64_t n_glyphs, const int64_t *gm, int64_t n_gm,
+                        const uint8_t *masks);
+    void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t ntp, int32_t *out);
+    int64_t rtl_probes(const char *text, int64_t nbytes, uint32_t *out);
     void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok, const int64_t *nch,
                    const int64_t *spill_n, int64_t col, int64_t ext, int64_t spill);
     """
@@ -165,3 +170,29 @@ def line_extents(runs: int, get_widths: int, text: bytes, n_chars: int, width: i
         _ptr(scratch), _ptr(ext), _fonts, len(_fonts), _n_fonts,
     )  # fmt: skip
     return ext, [int(_fonts[i]) for i in range(_n_fonts[0])]
+
+
+def draw_glyphs(grey: np.ndarray, x0: int, glyphs, glyph_stride: int, n_glyphs: int, gm, masks) -> bool:
+    """Draw a glyph string from cached masks into a white column-major strip (see kernels.c); False if it
+    cannot be (a glyph without a cached mask, with a y offset, or off the strip)."""
+    return _lib.draw_glyphs(
+        _ptr(grey), len(grey), grey.shape[1], x0, _ffi.cast("uint8_t *", glyphs), glyph_stride, n_glyphs,
+        _ptr(gm), len(gm), _ptr(masks),
+    ) == 0  # fmt: skip
+
+
+def ext_char_patches(ext: np.ndarray, out: np.ndarray, x: int, P: int, ntp: int) -> None:
+    """out[:len(ext)] = each character's patch range (see kernels.c; Renderer._char_patches)."""
+    if len(out) < len(ext):
+        raise ValueError("ext_char_patches: out is too short")
+    _lib.ext_char_patches(_ptr(ext), len(ext), x, P, ntp, _ptr(out))
+
+
+_probes = _ffi.new("uint32_t[3]")
+
+
+def rtl_probes(text: bytes) -> tuple[int, ...]:
+    """The first, middle and last code points of UTF-8 text that are not ASCII whitespace, punctuation or
+    digits (as many as there are, up to 3; PIXEL's is_rtl votes on them)."""
+    n = _lib.rtl_probes(text, len(text), _probes)
+    return () if n == 0 else (_probes[0], _probes[1], _probes[2])

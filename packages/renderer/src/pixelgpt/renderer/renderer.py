@@ -8,13 +8,13 @@ start_b + width_b + 2.
 Deviation: the empty string renders as just the end patch (num_text_patches = 0).
 
 One cairo surface, one Pango context and one layout per Renderer, reused for every call. Word-level caching
-(word_cache.py) composes strips without re-shaping where that is pixel-identical to the full layout.
+(word_cache.py) composes strips without re-shaping where that is pixel-identical to the full layout. The loops
+over pixels, runs and characters are C (kernels.c, compiled when the package is built).
 """
 
 from __future__ import annotations
 
 import math
-import string
 
 import numpy as np
 
@@ -42,14 +42,7 @@ from pixelgpt.renderer.fonts import FontSet, load_repo_fonts, load_single_font
 from pixelgpt.renderer.rendering import Rendering
 from pixelgpt.renderer.text import max_chars, normalise
 
-# is_rtl skips these ASCII characters; indexed by min(code point, 128) (128: anything beyond ASCII, kept)
-_SKIP = np.zeros(129, bool)
-_SKIP[[ord(c) for c in string.whitespace + string.punctuation + string.digits]] = True
-
-
-_GET_WIDTHS = int(
-    ffi.cast("uintptr_t", pango.pango_glyph_item_get_logical_widths)
-)  # (for kernels.line_extents)
+_GET_WIDTHS = int(ffi.cast("uintptr_t", pango.pango_glyph_item_get_logical_widths))  # for line_extents
 
 
 class Layout:
@@ -165,16 +158,8 @@ class Layout:
 def is_rtl(text: str) -> bool:
     """PIXEL's rule: of the first, middle and last characters that are not ASCII space/punctuation/digits,
     at least two have a right-to-left bidi direction."""
-    # numpy over the code points: str.translate with a table is ~10x slower on non-ASCII text
-    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
-    kept = cp[~_SKIP[np.minimum(cp, 128)]]
-    if not len(kept):
-        return False
-    votes = sum(
-        pango.pango_unichar_direction(int(c)) == PANGO_DIRECTION_RTL
-        for c in (kept[0], kept[len(kept) // 2], kept[-1])
-    )
-    return votes >= 2
+    probes = kernels.rtl_probes(text.encode("utf-8", "surrogatepass"))
+    return sum(pango.pango_unichar_direction(c) == PANGO_DIRECTION_RTL for c in probes) >= 2
 
 
 def _as_rgb(grey: np.ndarray) -> np.ndarray:
@@ -332,13 +317,8 @@ class Renderer:
         """Half-open patch range of each character (n rows; rows past len(ext) were cut: empty at the end):
         floor of its left edge, ceiling of its right edge (the floor for a character without width)."""
         out = np.empty((n, 2), np.int32)
-        k = len(ext)
-        xs = ext + np.float32(x)
-        xs /= np.float32(self._P)
-        p = np.floor(xs)
-        np.ceil(xs[:, 1], out=p[:, 1], where=xs[:, 1] > xs[:, 0])
-        np.clip(p, 0, ntp, out=out[:k], casting="unsafe")
-        out[k:] = min(math.ceil((x + width) / self._P), ntp)
+        kernels.ext_char_patches(ext, out, x, self._P, ntp)
+        out[len(ext) :] = min(math.ceil((x + width) / self._P), ntp)
         return out
 
     def _finish_grey(self, patches: np.ndarray, ntp: int, char_patches, tofu: int, width: int) -> Rendering:

@@ -55,6 +55,9 @@ MAX_COLUMNS = 6_000_000  # cached grey columns per Renderer (96 MB at P = 16); l
 _GAP_SPACES = 3  # new units are drawn this many space widths apart: more than twice any spill (checked)
 _BATCH_CHARS = 1200  # characters shaped and drawn at once (< 32767 px with gaps, even at ~20 px a character)
 _GLYPH_BYTES = ffi.sizeof("PangoGlyphInfo")  # glyph, width, x and y offset, attributes
+_GLYPH = np.dtype({"names": ["glyph", "width"], "formats": ["<u4", "<i4"], "itemsize": _GLYPH_BYTES})
+_MAX_GLYPH = 65536  # glyph ids of the first font with a cached mask (special ids, e.g. "empty", are above)
+_MASK_LEFT, _MASK_STEP = 24, 64  # a glyph's mask is read from [origin - LEFT, origin - LEFT + STEP) px
 # A unit's metadata row (int64, kernels.c's order): ADV advance of token + space, px; TOK advance of the
 # token alone; COL0 its first grey column in the arena; EXT0 its first row of character extents (from its x),
 # NCH how many (len(token) + 1); SP0, SPN its spilled-ink columns in the spill arenas (SPN = 0: none)
@@ -229,6 +232,12 @@ class WordCache:
         finally:
             pango.pango_layout_iter_free(it)
         self._glyphs = ffi.gc(pango.pango_glyph_string_new(), pango.pango_glyph_string_free)
+        # Each glyph's mask (its ink by column), drawn once by cairo; new units are drawn with them. By glyph
+        # id: the mask's first row in _masks, its first column from the glyph's origin, its columns
+        self._mask_glyphs = ffi.gc(pango.pango_glyph_string_new(), pango.pango_glyph_string_free)
+        self._gm = np.full((_MAX_GLYPH, 3), -1, np.int64)
+        self._masks = np.zeros((4096, P), np.uint8)
+        self._n_masks = 0
         self._widths = ffi.new("int[]", 4 * _BATCH_CHARS)
         self._gap_px = _GAP_SPACES * int(self._shape(b" ", 1)[0]) // PANGO_SCALE
         printable = "".join(map(chr, range(0x20, 0x7F)))
@@ -325,6 +334,53 @@ class WordCache:
         pango.pango_glyph_string_get_logical_widths(gs, b, len(b), 0, self._widths)
         return np.frombuffer(ffi.buffer(self._widths, 4 * n_chars), np.int32)
 
+    def _draw_from_masks(self, ncols: int) -> np.ndarray | None:
+        """The glyph string self._glyphs drawn from cached glyph masks (caching those not seen yet) into a
+        white column-major strip of ncols columns, from x = gap; None where that cannot be done exactly."""
+        gs = self._glyphs
+        ids = np.frombuffer(ffi.buffer(gs.glyphs, _GLYPH_BYTES * gs.num_glyphs), _GLYPH)["glyph"]
+        if not (ids < _MAX_GLYPH).all():
+            return None
+        new = self._gm[ids, 0] == -1
+        if new.any():
+            self._cache_masks(np.unique(ids[new]))
+        grey = np.full((ncols, self._P), 255, np.uint8)
+        ok = kernels.draw_glyphs(
+            grey, self._gap_px, gs.glyphs, _GLYPH_BYTES, gs.num_glyphs, self._gm, self._masks
+        )
+        return grey if ok else None
+
+    def _cache_masks(self, ids: np.ndarray) -> None:
+        """Draw glyphs _MASK_STEP px apart with cairo, as a run draws them, and keep each one's ink."""
+        lay, gs = self._scratch, self._mask_glyphs
+        per_draw = lay.width // _MASK_STEP - 2  # as many as the surface holds
+        for i in range(0, len(ids), per_draw):
+            part = ids[i : i + per_draw]
+            pango.pango_glyph_string_set_size(gs, len(part))
+            records = ffi.buffer(gs.glyphs, _GLYPH_BYTES * len(part))
+            np.frombuffer(records, np.uint8)[:] = 0  # no x or y offset, no attributes
+            glyph = np.frombuffer(records, _GLYPH)
+            glyph["glyph"], glyph["width"] = part, _MASK_STEP * PANGO_SCALE
+            np.frombuffer(ffi.buffer(gs.log_clusters, 4 * len(part)), np.int32)[:] = 0
+            lay.clear()
+            cairo.cairo_set_source_rgb(lay.cr, 0, 0, 0)
+            cairo.cairo_move_to(lay.cr, _MASK_STEP, self._baseline)
+            pangocairo.pango_cairo_show_glyph_string(lay.cr, self._font, gs)
+            lay.dirty = _MASK_STEP * (len(part) + 2)
+            lay.flush()
+            grey = kernels.surface_columns(lay.pixels, lay.dirty, 1)
+            for j, g in enumerate(part.tolist()):
+                window = grey[_MASK_STEP * (j + 1) - _MASK_LEFT :][:_MASK_STEP]
+                inked = np.flatnonzero((window != 255).any(axis=1))
+                if len(inked) and (inked[0] == 0 or inked[-1] == _MASK_STEP - 1):
+                    self._gm[g] = (-2, 0, 0)  # ink may reach beyond the window: leave this glyph to cairo
+                    continue
+                c0, c1 = (int(inked[0]), int(inked[-1]) + 1) if len(inked) else (0, 0)
+                self._masks = _grow(self._masks, self._n_masks + c1 - c0)
+                self._masks[self._n_masks : self._n_masks + c1 - c0] = 255 - window[c0:c1]
+                self._gm[g] = (self._n_masks, c0 - _MASK_LEFT, c1 - c0)
+                self._n_masks += c1 - c0
+
     def _clusters(self) -> np.ndarray:
         """The glyph string's log_clusters: each glyph's first byte in the text."""
         gs = self._glyphs
@@ -368,14 +424,16 @@ class WordCache:
                 store.ids[tokens[0]] = UNUSABLE
             return
         o, adv, tok, nch, first, rel = placed
-        lay.clear()
-        cairo.cairo_set_source_rgb(lay.cr, 0, 0, 0)
-        cairo.cairo_move_to(lay.cr, gap, self._baseline)
-        pangocairo.pango_cairo_show_glyph_string(lay.cr, self._font, gs)
-        lay.dirty = width + 64  # ink stays within a few px of the advances
-        lay.flush()
-        # R = G = B: the first font has no colour glyphs, and every character is the first font's (charset)
-        grey = kernels.surface_columns(lay.pixels, lay.dirty, 1)  # column-major
+        grey = self._draw_from_masks(width + 64)  # (ink stays within a few px of the advances)
+        if grey is None:  # a glyph without a mask: cairo draws the batch
+            lay.clear()
+            cairo.cairo_set_source_rgb(lay.cr, 0, 0, 0)
+            cairo.cairo_move_to(lay.cr, gap, self._baseline)
+            pangocairo.pango_cairo_show_glyph_string(lay.cr, self._font, gs)
+            lay.dirty = width + 64
+            lay.flush()
+            # R = G = B: the first font has no colour glyphs, and every character is the first font's
+            grey = kernels.surface_columns(lay.pixels, lay.dirty, 1)  # column-major
         bad, spill_n, spill = kernels.find_spills(grey, o, o + adv, gap, (gap - 1) // 2)
         redo = []
         if bad.any():
