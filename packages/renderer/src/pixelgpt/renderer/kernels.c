@@ -379,7 +379,13 @@ void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t ntp
 /* For PIXEL's is_rtl: of a UTF-8 text's code points that are not ASCII whitespace, punctuation or digits, the
  * first, the middle one (index count / 2) and the last go to out; returns how many such code points there are. */
 int64_t rtl_probes(const uint8_t *text, int64_t nbytes, uint32_t *out) {
-    static const char *skip = " \t\n\r\v\f!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~0123456789";
+    /* ASCII whitespace, punctuation and digits (Python's string.whitespace, .punctuation, .digits) */
+    static const uint8_t skip[128] = {
+        [32] = 1, [9] = 1, [10] = 1, [13] = 1, [11] = 1, [12] = 1, [33] = 1, [34] = 1, [35] = 1, [36] = 1,
+        [37] = 1, [38] = 1, [39] = 1, [40] = 1, [41] = 1, [42] = 1, [43] = 1, [44] = 1, [45] = 1, [46] = 1,
+        [47] = 1, [58] = 1, [59] = 1, [60] = 1, [61] = 1, [62] = 1, [63] = 1, [64] = 1, [91] = 1, [92] = 1,
+        [93] = 1, [94] = 1, [95] = 1, [96] = 1, [123] = 1, [124] = 1, [125] = 1, [126] = 1, [48] = 1,
+        [49] = 1, [50] = 1, [51] = 1, [52] = 1, [53] = 1, [54] = 1, [55] = 1, [56] = 1, [57] = 1};
     int64_t count = 0, want = -1;
     for (int pass = 0; pass < 2; pass++) {
         int64_t k = 0;
@@ -391,7 +397,7 @@ int64_t rtl_probes(const uint8_t *text, int64_t nbytes, uint32_t *out) {
                 for (int i = 1; i < len && b + i < nbytes; i++) cp = (cp << 6) | (text[b + i] & 0x3F);
             }
             b += len;
-            if (cp < 0x80 && cp && strchr(skip, (int)cp)) continue;
+            if (cp < 0x80 && skip[cp]) continue;
             if (pass == 0) {
                 if (count == 0) out[0] = cp;
                 out[2] = cp;

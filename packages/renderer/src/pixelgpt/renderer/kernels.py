@@ -1,6 +1,8 @@
 """The C kernels (kernels.c, compiled into _kernels.so when the package is built), called through cffi.
 
-Each wrapper takes numpy arrays, checks what C cannot (dtype, contiguity), and passes raw pointers.
+Each wrapper takes numpy arrays and passes raw pointers; cffi refuses an array that is not C-contiguous or
+whose dtype is not the C type's. Bounds are the callers' invariants (word_cache.py, renderer.py), checked
+here only where cheap. cffi drops the GIL around each call, so nothing here keeps state between calls.
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ if not _path.exists():
 _lib = _ffi.dlopen(str(_path))
 
 NMETA = 7  # int64 columns of a unit's metadata row (kernels.c's enum)
-_TYPES = {np.dtype(np.int64): "int64_t[]", np.dtype(np.int32): "int32_t[]", np.dtype(np.uint8): "uint8_t[]",
-          np.dtype(np.float32): "float[]"}  # fmt: skip
+_TYPES = {np.dtype(d): _ffi.typeof(f"{c}[]") for d, c in
+          [(np.int64, "int64_t"), (np.int32, "int32_t"), (np.uint8, "uint8_t"), (np.float32, "float")]}  # fmt: skip
+_from_buffer = _ffi._backend.from_buffer  # (ffi.from_buffer without its Python layer: half the cost, ~45 a strip)
 
 
 def _ptr(a: np.ndarray):
     """A C pointer to a C-contiguous array's data (cffi refuses any other buffer)."""
-    return _ffi.from_buffer(_TYPES[a.dtype], a)
+    return _from_buffer(_TYPES[a.dtype], a, False)
 
 
 def units_width(ids: np.ndarray, meta: np.ndarray) -> int:
@@ -155,21 +158,18 @@ def place_units(
     return o, adv, tok, nch, first, rel
 
 
-_fonts = _ffi.new("uintptr_t[64]")
-_n_fonts = _ffi.new("int64_t *")
-
-
 def line_extents(runs: int, get_widths: int, text: bytes, n_chars: int, width: int, scratch: np.ndarray):
     """(float32 (n_chars, 2) extents, [font addresses]) of one laid-out line; runs and get_widths are the
     addresses of the line's run list and of pango_glyph_item_get_logical_widths. See kernels.c."""
     ext = np.empty((n_chars, 2), np.float32)
     if len(scratch) < 2 * len(text):
         raise ValueError("line_extents: scratch needs 2 ints a byte")
+    fonts, n_fonts = _ffi.new("uintptr_t[64]"), _ffi.new("int64_t *")  # (per call: C runs without the GIL)
     _lib.line_extents(
         _ffi.cast("void *", runs), _ffi.cast("void *", get_widths), text, len(text), n_chars, width,
-        _ptr(scratch), _ptr(ext), _fonts, len(_fonts), _n_fonts,
+        _ptr(scratch), _ptr(ext), fonts, len(fonts), n_fonts,
     )  # fmt: skip
-    return ext, [int(_fonts[i]) for i in range(_n_fonts[0])]
+    return ext, [int(fonts[i]) for i in range(n_fonts[0])]
 
 
 def draw_glyphs(grey: np.ndarray, x0: int, glyphs, glyph_stride: int, n_glyphs: int, gm, masks) -> bool:
@@ -188,11 +188,9 @@ def ext_char_patches(ext: np.ndarray, out: np.ndarray, x: int, P: int, ntp: int)
     _lib.ext_char_patches(_ptr(ext), len(ext), x, P, ntp, _ptr(out))
 
 
-_probes = _ffi.new("uint32_t[3]")
-
-
 def rtl_probes(text: bytes) -> tuple[int, ...]:
     """The first, middle and last code points of UTF-8 text that are not ASCII whitespace, punctuation or
     digits (as many as there are, up to 3; PIXEL's is_rtl votes on them)."""
-    n = _lib.rtl_probes(text, len(text), _probes)
-    return () if n == 0 else (_probes[0], _probes[1], _probes[2])
+    probes = _ffi.new("uint32_t[3]")
+    n = _lib.rtl_probes(text, len(text), probes)
+    return () if n == 0 else (probes[0], probes[1], probes[2])
