@@ -275,3 +275,16 @@ def test_pairs_stay_exact_when_composing_b_compacts_the_cache(reference, monkeyp
     for a, b in zip(texts[::2], texts[1::2]):
         assert_same(r.render_pair(a, b), reference.render_pair(a, b))
     assert r._words.compactions > 3
+
+
+def test_new_words_drawn_by_cairo_or_from_glyph_masks_are_the_same(reference):
+    """New units are drawn from cached glyph masks; where a glyph has none, cairo draws the batch. Both
+    ways (here: cairo for every batch) give the full layout's pixels."""
+    from pixelgpt.renderer import Renderer, RendererConfig
+
+    r = Renderer(RendererConfig())
+    r._words._gm[:] = -2  # no glyph may have a mask
+    texts = corpus(80, seed=9)
+    for t in texts:
+        assert_same(r.render(t), reference.render(t))
+    assert r._words.laid_out > 100 and r._words._n_masks == 0

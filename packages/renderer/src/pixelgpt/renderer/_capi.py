@@ -131,6 +131,8 @@ ffi.cdef(
                                 int paragraph_length, const PangoAnalysis *analysis, PangoGlyphString *glyphs,
                                 int flags);
     int pango_unichar_direction(gunichar ch);
+    void pango_font_get_glyph_extents(void *font, uint32_t glyph, PangoRectangle *ink_rect,
+                                      PangoRectangle *logical_rect);
 
     /* pangocairo, pangoft2, gobject */
     PangoFontMap *pango_cairo_font_map_new(void);

@@ -53,9 +53,9 @@ if not _path.exists():
 _lib = _ffi.dlopen(str(_path))
 
 NMETA = 7  # int64 columns of a unit's metadata row (kernels.c's enum)
-_TYPES = {np.dtype(d): _ffi.typeof(f"{c}[]") for d, c in
-          [(np.int64, "int64_t"), (np.int32, "int32_t"), (np.uint8, "uint8_t"), (np.float32, "float")]}  # fmt: skip
-_from_buffer = _ffi._backend.from_buffer  # (ffi.from_buffer without its Python layer: half the cost, ~45 a strip)
+_C_TYPES = [(np.int64, "int64_t"), (np.int32, "int32_t"), (np.uint8, "uint8_t"), (np.float32, "float")]
+_TYPES = {np.dtype(d): _ffi.typeof(f"{c}[]") for d, c in _C_TYPES}
+_from_buffer = _ffi._backend.from_buffer  # ffi.from_buffer less its Python layer: half the cost, ~45 a strip
 
 
 def _ptr(a: np.ndarray):
@@ -143,16 +143,16 @@ def place_units(
     text: bytes, w: np.ndarray, glyphs, glyph_stride: int, clusters: np.ndarray, k: int, gap: int
 ):
     """For a shaped batch of k units: (o, adv, tok, nch, first) int64 (k,), rel float32 (characters, 2), or
-    None if a glyph is unknown; widens the units' space glyphs in place (glyphs: a cffi pointer to the glyph
-    records). See kernels.c."""
+    None where the batch cannot be cut into units; widens the units' space glyphs in place (glyphs: a cffi
+    pointer to the glyph records). See kernels.c."""
     o, adv, tok, nch, first = (np.empty(k, np.int64) for _ in range(5))
     rel = np.empty((len(w), 2), np.float32)
     got = _lib.place_units(
         text, len(text), _ptr(w), _ffi.cast("uint8_t *", glyphs), glyph_stride, _ptr(clusters), len(clusters),
         gap, _ptr(o), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(first), _ptr(rel),
     )  # fmt: skip
-    if got == -2:
-        return None  # a glyph the font lacks
+    if got < 0:
+        return None  # a glyph the font lacks, or a space that is not a glyph of its own
     if got != k:
         raise ValueError(f"place_units: {got} units found in a batch of {k}")
     return o, adv, tok, nch, first, rel

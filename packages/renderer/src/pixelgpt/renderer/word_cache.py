@@ -369,10 +369,15 @@ class WordCache:
             lay.dirty = _MASK_STEP * (len(part) + 2)
             lay.flush()
             grey = kernels.surface_columns(lay.pixels, lay.dirty, 1)
+            ink = ffi.new("PangoRectangle *")
             for j, g in enumerate(part.tolist()):
                 window = grey[_MASK_STEP * (j + 1) - _MASK_LEFT :][:_MASK_STEP]
                 inked = np.flatnonzero((window != 255).any(axis=1))
-                if len(inked) and (inked[0] == 0 or inked[-1] == _MASK_STEP - 1):
+                pango.pango_font_get_glyph_extents(self._font, g, ink, ffi.NULL)
+                # (Pango's ink box well inside the window: nor can its ink reach a neighbour's window)
+                left, right = ink.x / PANGO_SCALE, (ink.x + ink.width) / PANGO_SCALE
+                inside = left > -_MASK_LEFT + 2 and right < _MASK_STEP - _MASK_LEFT - 2
+                if not inside or len(inked) and (inked[0] == 0 or inked[-1] == _MASK_STEP - 1):
                     self._gm[g] = (-2, 0, 0)  # ink may reach beyond the window: leave this glyph to cairo
                     continue
                 c0, c1 = (int(inked[0]), int(inked[-1]) + 1) if len(inked) else (0, 0)
