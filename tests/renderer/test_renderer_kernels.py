@@ -93,3 +93,26 @@ def test_rtl_probes_pick_first_middle_and_last_kept_characters():
         kept = [ord(c) for c in t if c not in skip]
         want = (kept[0], kept[len(kept) // 2], kept[-1]) if kept else ()
         assert kernels.rtl_probes(t.encode()) == want, t
+
+
+def test_unit_table_finds_every_key_and_nothing_else():
+    import random
+
+    rng = random.Random(2)
+    alphabet = "abcdeéß中 "
+    words = sorted({"".join(rng.choices(alphabet[:-1], k=rng.randint(0, 6))) for _ in range(300)})
+    keys = [w.encode() for w in words]
+    meta = np.zeros((len(keys), kernels.NMETA), np.int64)
+    meta[:, 8] = [len(k) for k in keys]  # KEYN
+    meta[:, 7] = np.cumsum(meta[:, 8]) - meta[:, 8]  # KEY0
+    arena = np.frombuffer(b"".join(keys), np.uint8).copy()
+    slots = np.zeros(1024, np.int64)  # a small table: long probe chains
+    kernels.insert_units(slots, meta, arena, 0, len(keys))
+    assert (slots != 0).sum() == len(keys)
+    index = {w: i for i, w in enumerate(words)}
+    for _ in range(200):
+        tokens = rng.choices(words, k=rng.randint(1, 30)) + ["".join(rng.choices(alphabet[:-1], k=7))]
+        rng.shuffle(tokens)
+        text = " ".join(tokens)
+        got = kernels.lookup_tokens(text.encode(), slots, meta, arena, text.count(" ") + 1)
+        assert got.tolist() == [index.get(t, -1) for t in text.split(" ")]

@@ -200,7 +200,7 @@ def test_a_full_cache_ages_out_and_stays_exact(reference, monkeypatch):
     words = r._words
     assert words.compactions > 1
     # after a compaction the store holds the 20 most recently used units plus what one text needs
-    assert len(words._store.ids) <= 40 + max(len(set(t.split(" "))) for t in texts)
+    assert words._store.n <= 40 + max(len(set(t.split(" "))) for t in texts)
     for t in texts[:20]:  # kept units, evicted ones laid out again, new ones, in one text
         assert_same(r.render(t), reference.render(t))
 

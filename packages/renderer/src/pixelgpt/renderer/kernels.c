@@ -15,7 +15,7 @@
 #include <emmintrin.h>
 #endif
 
-enum { ADV, TOK, COL0, EXT0, NCH, SP0, SPN, NMETA };
+enum { ADV, TOK, COL0, EXT0, NCH, SP0, SPN, KEY0, KEYN, NMETA };
 
 /* d = max(d - a, 0) over n bytes: white minus ink, with the ink of overlapping glyphs added saturating
  * (255 - min(255, (255 - d) + a) is max(d - a, 0)). */
@@ -331,12 +331,12 @@ int64_t line_extents(const RunList *runs, logical_widths_fn get_widths, const ch
 /* Metadata rows for k new units whose grey columns, extents and spills are stored in order from the given
  * bases of their arenas. */
 void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok, const int64_t *nch,
-               const int64_t *spill_n, int64_t col, int64_t ext, int64_t spill) {
+               const int64_t *spill_n, const int64_t *key_n, int64_t col, int64_t ext, int64_t spill, int64_t key) {
     for (int64_t i = 0; i < k; i++) {
         int64_t *m = meta + i * NMETA;
-        m[ADV] = adv[i], m[TOK] = tok[i], m[NCH] = nch[i], m[SPN] = spill_n[i];
-        m[COL0] = col, m[EXT0] = ext, m[SP0] = spill;
-        col += adv[i], ext += nch[i], spill += spill_n[i];
+        m[ADV] = adv[i], m[TOK] = tok[i], m[NCH] = nch[i], m[SPN] = spill_n[i], m[KEYN] = key_n[i];
+        m[COL0] = col, m[EXT0] = ext, m[SP0] = spill, m[KEY0] = key;
+        col += adv[i], ext += nch[i], spill += spill_n[i], key += key_n[i];
     }
 }
 
@@ -411,4 +411,50 @@ int64_t rtl_probes(const uint8_t *text, int64_t nbytes, uint32_t *out) {
         want = count / 2;
     }
     return count;
+}
+
+/* The unit table: open addressing over a power-of-two number of int64 slots, each 0 (empty) or
+ * (hash >> 32) << 32 | (id + 1); a unit's key (its token's UTF-8 bytes) is keys[KEY0 : KEY0 + KEYN]. */
+static uint64_t hash_bytes(const uint8_t *p, int64_t n) {  /* FNV-1a, 64 bits */
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static int64_t find(const int64_t *slots, int64_t mask, const int64_t *meta, const uint8_t *keys, const uint8_t *p,
+                    int64_t n) {
+    uint64_t h = hash_bytes(p, n), tag = h >> 32;
+    for (int64_t i = (int64_t)(h & (uint64_t)mask);; i = (i + 1) & mask) {
+        uint64_t s = (uint64_t)slots[i];
+        if (s == 0) return -1;
+        if (s >> 32 != tag) continue;
+        const int64_t *m = meta + ((int64_t)(s & 0xFFFFFFFFu) - 1) * NMETA;
+        if (m[KEYN] == n && memcmp(keys + m[KEY0], p, (size_t)n) == 0) return (int64_t)(s & 0xFFFFFFFFu) - 1;
+    }
+}
+
+/* Enter units first .. first + k - 1 (their keys already stored) into the table. The caller keeps it under
+ * half full. */
+void insert_units(int64_t *slots, int64_t mask, const int64_t *meta, const uint8_t *keys, int64_t first, int64_t k) {
+    for (int64_t id = first; id < first + k; id++) {
+        const int64_t *m = meta + id * NMETA;
+        uint64_t h = hash_bytes(keys + m[KEY0], m[KEYN]);
+        int64_t i = (int64_t)(h & (uint64_t)mask);
+        while (slots[i] != 0) i = (i + 1) & mask;
+        slots[i] = (int64_t)(((h >> 32) << 32) | (uint64_t)(id + 1));
+    }
+}
+
+/* Split UTF-8 text at its spaces into tokens and look each up: ids[i] = token i's unit, or -1 if it has none.
+ * Returns the number of tokens, or -1 if there are more than cap. */
+int64_t lookup_tokens(const uint8_t *text, int64_t nbytes, const int64_t *slots, int64_t mask, const int64_t *meta,
+                      const uint8_t *keys, int64_t *ids, int64_t cap) {
+    int64_t n = 0, start = 0;
+    for (int64_t b = 0; b <= nbytes; b++) {
+        if (b < nbytes && text[b] != ' ') continue;
+        if (n == cap) return -1;
+        ids[n++] = find(slots, mask, meta, keys, text + start, b - start);
+        start = b + 1;
+    }
+    return n;
 }

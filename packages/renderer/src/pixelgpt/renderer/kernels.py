@@ -44,7 +44,12 @@ _ffi.cdef(
     void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t ntp, int32_t *out);
     int64_t rtl_probes(const char *text, int64_t nbytes, uint32_t *out);
     void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok, const int64_t *nch,
-                   const int64_t *spill_n, int64_t col, int64_t ext, int64_t spill);
+                   const int64_t *spill_n, const int64_t *key_n, int64_t col, int64_t ext, int64_t spill,
+                   int64_t key);
+    void insert_units(int64_t *slots, int64_t mask, const int64_t *meta, const uint8_t *keys, int64_t first,
+                      int64_t k);
+    int64_t lookup_tokens(const char *text, int64_t nbytes, const int64_t *slots, int64_t mask,
+                          const int64_t *meta, const uint8_t *keys, int64_t *ids, int64_t cap);
     """
 )
 _path = Path(__file__).with_name("_kernels.so")
@@ -52,7 +57,7 @@ if not _path.exists():
     raise ImportError(f"{_path} is missing: build the package (`uv sync` / `make setup`; needs a C compiler)")
 _lib = _ffi.dlopen(str(_path))
 
-NMETA = 7  # int64 columns of a unit's metadata row (kernels.c's enum)
+NMETA = 9  # int64 columns of a unit's metadata row (kernels.c's enum)
 _C_TYPES = [(np.int64, "int64_t"), (np.int32, "int32_t"), (np.uint8, "uint8_t"), (np.float32, "float")]
 _TYPES = {np.dtype(d): _ffi.typeof(f"{c}[]") for d, c in _C_TYPES}
 _from_buffer = _ffi._backend.from_buffer  # ffi.from_buffer less its Python layer: half the cost, ~45 a strip
@@ -122,10 +127,27 @@ def find_spills(grey, o, e, gap: int, half: int):
     return bad.view(bool), n, (cols[:w], alpha[:w])
 
 
-def fill_meta(meta: np.ndarray, adv, tok, nch, spill_n, col: int, ext: int, spill: int) -> None:
+def fill_meta(meta: np.ndarray, adv, tok, nch, spill_n, key_n, col: int, ext: int, spill: int, key: int):
     if meta.shape != (len(adv), NMETA):
         raise ValueError("fill_meta: one row a unit")
-    _lib.fill_meta(_ptr(meta), len(adv), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(spill_n), col, ext, spill)
+    arrays = (_ptr(a) for a in (adv, tok, nch, spill_n, key_n))
+    _lib.fill_meta(_ptr(meta), len(adv), *arrays, col, ext, spill, key)
+
+
+def insert_units(slots: np.ndarray, meta: np.ndarray, keys: np.ndarray, first: int, k: int) -> None:
+    """Enter units first .. first + k - 1 into the unit table (slots: a power of two, under half full)."""
+    _lib.insert_units(_ptr(slots), len(slots) - 1, _ptr(meta), _ptr(keys), first, k)
+
+
+def lookup_tokens(text: bytes, slots: np.ndarray, meta: np.ndarray, keys: np.ndarray, n_tokens: int):
+    """int64 (n_tokens,): the unit of each space-separated token of text, or -1 where it has none."""
+    ids = np.empty(n_tokens, np.int64)
+    got = _lib.lookup_tokens(
+        text, len(text), _ptr(slots), len(slots) - 1, _ptr(meta), _ptr(keys), _ptr(ids), n_tokens
+    )
+    if got != n_tokens:
+        raise ValueError("lookup_tokens: the text has another number of tokens")
+    return ids
 
 
 def copy_rows(dst: np.ndarray, src: np.ndarray, start: np.ndarray, count: np.ndarray, n: int) -> int:

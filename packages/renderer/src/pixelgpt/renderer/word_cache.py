@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import mmap
 import re
-from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -60,9 +59,9 @@ _MAX_GLYPH = 65536  # glyph ids of the first font with a cached mask (special id
 _MASK_LEFT, _MASK_STEP = 24, 64  # a glyph's mask is read from [origin - LEFT, origin - LEFT + STEP) px
 # A unit's metadata row (int64, kernels.c's order): ADV advance of token + space, px; TOK advance of the
 # token alone; COL0 its first grey column in the arena; EXT0 its first row of character extents (from its x),
-# NCH how many (len(token) + 1); SP0, SPN its spilled-ink columns in the spill arenas (SPN = 0: none)
-ADV, TOK, COL0, EXT0, NCH, SP0, SPN = range(kernels.NMETA)
-MISSING, UNUSABLE = -1, -2  # ids for a unit not cached / one that must take the full layout
+# NCH how many (len(token) + 1); SP0, SPN its spilled-ink columns in the spill arenas (SPN = 0: none); KEY0,
+# KEYN its token's UTF-8 bytes in the key arena
+ADV, TOK, COL0, EXT0, NCH, SP0, SPN, KEY0, KEYN = range(kernels.NMETA)
 
 
 def units(text: str) -> list[str]:
@@ -119,13 +118,12 @@ def _grow(a: np.ndarray, rows: int) -> np.ndarray:
 
 
 class _Store:
-    """Cached units in flat arrays: metadata rows by id; grey columns, character extents and spilled ink in
-    arenas the rows point into."""
+    """Cached units in flat arrays: metadata rows by id; grey columns, character extents, spilled ink and the
+    tokens' bytes in arenas the rows point into; a hash table from token bytes to id (kernels.c)."""
 
     def __init__(self, P: int):
-        self.ids: dict[str, int] = {}  # token -> id, or UNUSABLE
-        self.tokens: list[str] = []  # id -> token
-        self.n = self.cols = self.chars = self.spilled = 0  # rows used of each array below
+        self.unusable: set[str] = set()  # tokens that must take the full layout
+        self.n = self.cols = self.chars = self.spilled = self.keyed = 0  # rows used of each array below
         self.epoch = 0  # compactions so far (they renumber the units)
         # Room for a full cache from the start: untouched pages cost no memory, and the arrays need never be
         # copied to grow (they still can, for one text with more new units than the slack)
@@ -136,32 +134,42 @@ class _Store:
         self.ext = _arena((units * 16, 2), np.float32)  # (characters: ~6 a unit in prose)
         self.spill_col = _arena((units,), np.int32)  # relative to the unit's x
         self.spill_alpha = _arena((units, P), np.uint8)
+        self.keys = _arena((units * 16,), np.uint8)
+        self.slots = _arena((1 << (2 * units - 1).bit_length(),), np.int64)  # under half full
 
     def append(self, tokens, grey, col0, adv, tok, ext, ext0, nch, spill, spill_n, last=0) -> None:
         """Store units i: grey columns grey[col0[i] : col0[i] + adv[i]], character extents (from the unit's x)
         ext[ext0[i] : ext0[i] + nch[i]], token advance tok[i], and spill_n[i] spilled columns: in order, rows
-        of spill = (columns from the unit's x, alpha (k, P))."""
+        of spill = (columns from the unit's x, alpha (k, P)); tokens, the units' tokens (their keys)."""
         k = len(tokens)
         if k == 0:
             return
-        n, c, x, s = self.n, self.cols, self.chars, self.spilled
+        n, c, x, s, y = self.n, self.cols, self.chars, self.spilled, self.keyed
         cols, chars = int(adv.sum()), int(nch.sum())
+        encoded = [t.encode() for t in tokens]
+        key_n = np.array(list(map(len, encoded)), np.int64)
+        keys, key0 = np.frombuffer(b"".join(encoded), np.uint8), np.cumsum(key_n) - key_n
         self.meta = _grow(self.meta, n + k)
         self.last = _grow(self.last, n + k)
         self.grey = _grow(self.grey, c + cols)
         self.ext = _grow(self.ext, x + chars)
         self.spill_col = _grow(self.spill_col, s + len(spill[0]))
         self.spill_alpha = _grow(self.spill_alpha, s + len(spill[0]))
-        kernels.fill_meta(self.meta[n : n + k], adv, tok, nch, spill_n, c, x, s)
+        self.keys = _grow(self.keys, y + int(key_n.sum()))
+        kernels.fill_meta(self.meta[n : n + k], adv, tok, nch, spill_n, key_n, c, x, s, y)
         self.cols += kernels.copy_rows(self.grey[c:], grey, col0, adv, cols)
         self.chars += kernels.copy_rows(self.ext[x:], ext, ext0, nch, chars)
+        self.keyed += kernels.copy_rows(self.keys[y:], keys, key0, key_n, int(key_n.sum()))
         self.spill_col[s : s + len(spill[0])] = spill[0]
         self.spill_alpha[s : s + len(spill[0])] = spill[1]
         self.spilled += len(spill[0])
         self.last[n : n + k] = last
-        self.ids.update(zip(tokens, range(n, n + k)))
-        self.tokens += tokens
         self.n += k
+        if 2 * self.n > len(self.slots):  # (one text with very many new units): a bigger table
+            self.slots = np.zeros(1 << (4 * self.n).bit_length(), np.int64)
+            kernels.insert_units(self.slots, self.meta, self.keys, 0, self.n)
+        else:
+            kernels.insert_units(self.slots, self.meta, self.keys, n, k)
 
     def compact(self, max_units: int, max_cols: int) -> None:
         """Keep the most recently used units, at most max_units of them in max_cols columns, moving their data
@@ -176,6 +184,7 @@ class _Store:
             ((self.grey,), COL0, ADV),
             ((self.ext,), EXT0, NCH),
             ((self.spill_col, self.spill_alpha), SP0, SPN),
+            ((self.keys,), KEY0, KEYN),
         ):
             starts, counts = np.ascontiguousarray(m[:, first]), np.ascontiguousarray(m[:, count])
             used[first] = int(counts.sum())
@@ -186,9 +195,11 @@ class _Store:
         self.epoch += 1
         self.meta[:k] = new
         self.last[:k] = self.last[keep]
-        self.tokens = [self.tokens[u] for u in keep.tolist()]
-        self.ids = dict(zip(self.tokens, range(k)))
-        self.n, self.cols, self.chars, self.spilled = k, used[COL0], used[EXT0], used[SP0]
+        self.n, self.cols, self.chars = k, used[COL0], used[EXT0]
+        self.spilled, self.keyed = used[SP0], used[KEY0]
+        self.unusable = set()
+        self.slots[:] = 0
+        kernels.insert_units(self.slots, self.meta, self.keys, 0, k)
 
 
 class Composition(NamedTuple):
@@ -255,7 +266,7 @@ class WordCache:
             return None
         if not t:
             return self._empty
-        store, ids = self._ids(t.split(" "))
+        store, ids = self._ids(t)
         if ids is None:
             return None
         return Composition(store, store.epoch, ids, kernels.units_width(ids, store.meta), len(t))
@@ -300,24 +311,25 @@ class WordCache:
         return None if c is None else self.extents(c)
 
     # ----------------------------------------------------------------------------------------- internals
-    def _ids(self, tokens: list[str]):
-        """(store, int64 ids of the tokens' units), shaping units not seen yet; ids None if any unit must take
-        the full layout."""
-        self.looked_up += len(tokens)
+    def _ids(self, t: str):
+        """(store, int64 ids of t's units), shaping units not seen yet; ids None if any unit must take the
+        full layout."""
         store = self._store
-        ids = np.fromiter(map(store.ids.get, tokens, repeat(MISSING)), np.int64, len(tokens))
+        b, n_tokens = t.encode(), t.count(" ") + 1
+        self.looked_up += n_tokens
+        ids = kernels.lookup_tokens(b, store.slots, store.meta, store.keys, n_tokens)
         if ids.min() < 0:
-            pos = np.flatnonzero(ids == MISSING).tolist()
-            if pos:
-                missing = list(dict.fromkeys([tokens[i] for i in pos]))
-                if len(store.ids) + len(missing) > MAX_UNITS or store.cols > MAX_COLUMNS:
-                    self.compactions += 1
-                    store.compact(MAX_UNITS // 2, MAX_COLUMNS // 2)
-                    missing = [t for t in dict.fromkeys(tokens) if t not in store.ids]
-                    pos = range(len(tokens))
-                self._add(missing)
-                get = store.ids.__getitem__
-                ids[pos] = [get(tokens[i]) for i in pos]
+            tokens = t.split(" ")
+            missing = list(dict.fromkeys([tokens[i] for i in np.flatnonzero(ids < 0).tolist()]))
+            if not store.unusable.isdisjoint(missing):
+                return store, None
+            if store.n + len(missing) > MAX_UNITS or store.cols > MAX_COLUMNS:
+                self.compactions += 1
+                store.compact(MAX_UNITS // 2, MAX_COLUMNS // 2)
+                ids = kernels.lookup_tokens(b, store.slots, store.meta, store.keys, n_tokens)
+                missing = list(dict.fromkeys([tokens[i] for i in np.flatnonzero(ids < 0).tolist()]))
+            self._add(missing)
+            ids = kernels.lookup_tokens(b, store.slots, store.meta, store.keys, n_tokens)
             if ids.min() < 0:
                 return store, None
         store.last[ids] = self._clock
@@ -397,7 +409,7 @@ class WordCache:
         batch, size = [], 0
         for t in tokens:
             if len(t) > MAX_UNIT_CHARS:
-                self._store.ids[t] = UNUSABLE
+                self._store.unusable.add(t)
                 continue
             batch.append(t)
             size += len(t) + 1
@@ -426,7 +438,7 @@ class WordCache:
                 for half in (tokens[: k // 2], tokens[k // 2 :]):
                     self._add_batch(half)
             else:
-                store.ids[tokens[0]] = UNUSABLE
+                store.unusable.add(tokens[0])
             return
         o, adv, tok, nch, first, rel = placed
         grey = self._draw_from_masks(width + 64)  # (ink stays within a few px of the advances)
@@ -443,7 +455,7 @@ class WordCache:
         redo = []
         if bad.any():
             if k == 1:
-                store.ids[tokens[0]] = UNUSABLE
+                store.unusable.add(tokens[0])
                 return
             keep = np.flatnonzero(~bad)
             redo = [tokens[i] for i in np.flatnonzero(bad).tolist()]
