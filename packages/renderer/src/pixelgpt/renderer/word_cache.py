@@ -2,10 +2,12 @@
 
 Laying text out (itemise, shape, break analysis) is ~65% of the cost of a full render and drawing ~30%, and
 text is Zipfian, so a word drawn once is cheap to reuse. A text is split at its spaces into tokens; a unit is
-a token with the space after it ("word "; an empty token is a lone space). New units are shaped together as
-one run, drawn once a gap apart, and cut out; each keeps its grey columns, its advance, the ink it spills left
-or right of its advance, and its characters' extents, in flat arrays indexed by a unit id. A strip is then
-the units' columns side by side, each at x = the sum of the earlier advances (kernels.c does the copying).
+a token with the space after it ("word "; an empty token is a lone space), found by its token's bytes in a
+hash table. New units are shaped together as one run (as Pango shapes a run, without a layout), drawn a gap
+apart from cached glyph masks (or by cairo), and cut out; each keeps its grey columns, its advance, the ink it
+spills left or right of its advance, and its characters' extents, in flat arrays indexed by a unit id. A strip
+is then the units' columns side by side, each at x = the sum of the earlier advances. The loops are C
+(kernels.c); a full cache keeps its most recently used half.
 
 That is pixel-identical to the full layout (tests/renderer/test_renderer_word_cache.py proves it on thousands
 of strings) because, with cairo's hint-metrics on and rounded glyph positions, every advance and glyph
