@@ -238,11 +238,11 @@ void copy_rows(uint8_t *dst, const uint8_t *src, const int64_t *start, const int
  * widening its space's glyph, and fills per unit: x in the drawing (o, the first at gap), advance of
  * token + space (adv) and of the token (tok), characters (nch); per character: its extents in px from its
  * unit's x (rel, float32 pairs, as numpy's float64 division rounded to float32; a unit's first character is
- * first[i]). Returns the number of units, -1 if a space has no glyph of its own, -2 if a glyph is unknown (a
- * character the font lacks). */
+ * first[i]; k units at most). Returns the number of units, -1 if a space has no glyph of its own (or there
+ * are more than k), -2 if a glyph is unknown (a character the font lacks). */
 int64_t place_units(const uint8_t *text, int64_t nbytes, const int32_t *w, uint8_t *glyphs, int64_t glyph_stride,
-                    const int32_t *clusters, int64_t n_glyphs, int64_t gap, int64_t *o, int64_t *adv, int64_t *tok,
-                    int64_t *nch, int64_t *first, float *rel) {
+                    const int32_t *clusters, int64_t n_glyphs, int64_t gap, int64_t k, int64_t *o, int64_t *adv,
+                    int64_t *tok, int64_t *nch, int64_t *first, float *rel) {
     int64_t u = 0, c = 0, g = 0, cs = 0, unit_chars = 0;
     for (int64_t i = 0; i < n_glyphs; i++)  /* PANGO_GLYPH_UNKNOWN_FLAG: a character the font lacks */
         if (*(const uint32_t *)(glyphs + i * glyph_stride) & 0x10000000u) return -2;
@@ -255,6 +255,7 @@ int64_t place_units(const uint8_t *text, int64_t nbytes, const int32_t *w, uint8
         rel[2 * c + 1] = (float)((double)(cs - start * 1024) / 1024.0);
         unit_chars++;
         if (text[b] == ' ') {
+            if (u == k) return -1;
             int64_t after_space = cs / 1024, after_tok = (cs - w[c]) / 1024;
             adv[u] = after_space - start;
             tok[u] = unit_chars > 1 ? after_tok - start : 0;
@@ -287,11 +288,12 @@ typedef void (*logical_widths_fn)(void *glyph_item, const char *text, int *width
 
 /* The runs of one laid-out line (in visual order, from pango_layout_get_line_readonly): each character's
  * logical x-range in px (ext, n_chars float32 pairs, as numpy's int64 / 1024.0 rounded to float32; characters
- * no run covers get [width, width)), and the distinct fonts the runs use (at most font_cap; *n_fonts of them).
+ * no run covers get [width, width)), and the distinct fonts the runs use (*n_fonts of them; *overflow = 1 if
+ * there were more than font_cap).
  * scratch: 2 * nbytes int32. Returns the number of runs. */
 int64_t line_extents(const RunList *runs, logical_widths_fn get_widths, const char *text, int64_t nbytes,
                      int64_t n_chars, int64_t width, int32_t *scratch, float *ext, void **fonts, int64_t font_cap,
-                     int64_t *n_fonts) {
+                     int64_t *n_fonts, int64_t *overflow) {
     int32_t *by_byte = scratch, *char_of_byte = scratch + nbytes;
     int64_t c = -1, n_runs = 0, x = 0;
     for (int64_t b = 0; b < nbytes; b++) {
@@ -299,7 +301,7 @@ int64_t line_extents(const RunList *runs, logical_widths_fn get_widths, const ch
         char_of_byte[b] = (int32_t)c;
     }
     for (int64_t i = 0; i < n_chars; i++) ext[2 * i] = ext[2 * i + 1] = (float)width;
-    *n_fonts = 0;
+    *n_fonts = *overflow = 0;
     for (const RunList *node = runs; node; node = node->next, n_runs++) {
         PangoGlyphItem_ *run = (PangoGlyphItem_ *)node->data;
         PangoItem_ *item = run->item;
@@ -323,7 +325,10 @@ int64_t line_extents(const RunList *runs, logical_widths_fn get_widths, const ch
         x += run_w;
         int64_t f = 0;
         while (f < *n_fonts && fonts[f] != item->font) f++;
-        if (f == *n_fonts && f < font_cap) fonts[(*n_fonts)++] = item->font;
+        if (f == *n_fonts) {
+            if (f == font_cap) *overflow = 1;
+            else fonts[(*n_fonts)++] = item->font;
+        }
     }
     return n_runs;
 }

@@ -29,10 +29,11 @@ _ffi.cdef(
                          uint8_t *out);
     int64_t place_units(const char *text, int64_t nbytes, const int32_t *w, uint8_t *glyphs,
                         int64_t glyph_stride, const int32_t *clusters, int64_t n_glyphs, int64_t gap,
-                        int64_t *o, int64_t *adv, int64_t *tok, int64_t *nch, int64_t *first, float *rel);
+                        int64_t k, int64_t *o, int64_t *adv, int64_t *tok, int64_t *nch, int64_t *first,
+                        float *rel);
     int64_t line_extents(void *runs, void *get_widths, const char *text, int64_t nbytes, int64_t n_chars,
                          int64_t width, int32_t *scratch, float *ext, uintptr_t *fonts, int64_t font_cap,
-                         int64_t *n_fonts);
+                         int64_t *n_fonts, int64_t *overflow);
     void copy_rows(uint8_t *dst, const uint8_t *src, const int64_t *start, const int64_t *count, int64_t k,
                    int64_t row_bytes);
     int64_t find_spills(const uint8_t *grey, int P, const int64_t *o, const int64_t *e, int64_t k,
@@ -92,6 +93,8 @@ def unit_char_patches(ids, meta, ext, out: np.ndarray, x: int, P: int, ntp: int)
 def columns_to_patches(strip: np.ndarray, n: int) -> np.ndarray:
     """Column-major strip ((>= n) * P, P) -> (n, P, P) row-major patches."""
     P = strip.shape[1]
+    if len(strip) < n * P:
+        raise ValueError("columns_to_patches: the strip is shorter than n patches")
     out = np.empty((n, P, P), np.uint8)
     _lib.columns_to_patches(_ptr(strip), n, P, _ptr(out))
     return out
@@ -110,6 +113,8 @@ def surface_patches(surface: np.ndarray, n: int, channel: int) -> np.ndarray:
 def surface_columns(surface: np.ndarray, ncols: int, channel: int) -> np.ndarray:
     """One channel of a cairo RGB24 surface's first ncols columns -> column-major (ncols, P)."""
     P = surface.shape[0]
+    if ncols > surface.shape[1]:
+        raise ValueError("more columns than the surface holds")
     out = np.empty((ncols, P), np.uint8)
     _lib.surface_columns(_ptr(surface), surface.strides[0], P, ncols, channel, _ptr(out))
     return out
@@ -171,7 +176,7 @@ def place_units(
     rel = np.empty((len(w), 2), np.float32)
     got = _lib.place_units(
         text, len(text), _ptr(w), _ffi.cast("uint8_t *", glyphs), glyph_stride, _ptr(clusters), len(clusters),
-        gap, _ptr(o), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(first), _ptr(rel),
+        gap, k, _ptr(o), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(first), _ptr(rel),
     )  # fmt: skip
     if got < 0:
         return None  # a glyph the font lacks, or a space that is not a glyph of its own
@@ -181,17 +186,18 @@ def place_units(
 
 
 def line_extents(runs: int, get_widths: int, text: bytes, n_chars: int, width: int, scratch: np.ndarray):
-    """(float32 (n_chars, 2) extents, [font addresses]) of one laid-out line; runs and get_widths are the
-    addresses of the line's run list and of pango_glyph_item_get_logical_widths. See kernels.c."""
+    """(float32 (n_chars, 2) extents, [font addresses] or None if there were too many to list) of one laid-out
+    line; runs and get_widths are the addresses of the line's run list and of
+    pango_glyph_item_get_logical_widths. See kernels.c."""
     ext = np.empty((n_chars, 2), np.float32)
     if len(scratch) < 2 * len(text):
         raise ValueError("line_extents: scratch needs 2 ints a byte")
-    fonts, n_fonts = _ffi.new("uintptr_t[64]"), _ffi.new("int64_t *")  # (per call: C runs without the GIL)
+    fonts, n = _ffi.new("uintptr_t[64]"), _ffi.new("int64_t[2]")  # (per call: C runs without the GIL)
     _lib.line_extents(
         _ffi.cast("void *", runs), _ffi.cast("void *", get_widths), text, len(text), n_chars, width,
-        _ptr(scratch), _ptr(ext), fonts, len(fonts), n_fonts,
+        _ptr(scratch), _ptr(ext), fonts, len(fonts), n, n + 1,
     )  # fmt: skip
-    return ext, [int(fonts[i]) for i in range(n_fonts[0])]
+    return ext, None if n[1] else [int(fonts[i]) for i in range(n[0])]
 
 
 def draw_glyphs(grey: np.ndarray, x0: int, glyphs, glyph_stride: int, n_glyphs: int, gm, masks) -> bool:

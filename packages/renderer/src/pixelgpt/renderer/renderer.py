@@ -141,7 +141,8 @@ class Layout:
         ext, fonts = kernels.line_extents(
             int(ffi.cast("uintptr_t", runs)), _GET_WIDTHS, self.text, n_chars, width, self._scratch
         )
-        self.uses_colour = any(map(self._font_has_colour, fonts))
+        # (more fonts than listed: take the RGB path, which reads every channel and is always exact)
+        self.uses_colour = fonts is None or any(map(self._font_has_colour, fonts))
         return ext
 
     def _font_has_colour(self, address: int) -> bool:
