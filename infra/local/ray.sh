@@ -15,7 +15,8 @@ export RAY_USAGE_STATS_ENABLED=0
 export RAY_ENABLE_UV_RUN_RUNTIME_ENV=0  # else workers rebuild the uv venv for every job
 export RAY_API_SERVER_ADDRESS="http://127.0.0.1:8265"
 
-running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+NAME=ray
+source infra/local/pidfile.sh
 
 case "${1:-}" in
   start)
@@ -27,11 +28,7 @@ case "${1:-}" in
     uv run ray start --head --block --node-ip-address 127.0.0.1 --dashboard-host 127.0.0.1 \
       --temp-dir "$DIR/tmp" --num-cpus "${2:-$(nproc)}" --disable-usage-stats >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
-    for _ in $(seq 1 120); do
-      if curl -s -o /dev/null "$RAY_API_SERVER_ADDRESS/api/version"; then break; fi
-      if ! running; then echo "ray: exited; see $LOG" >&2; exit 1; fi
-      sleep 1
-    done
+    wait_up "$RAY_API_SERVER_ADDRESS/api/version" 120 1
     echo "ray: head running (pid $(cat "$PIDFILE")); export RAY_API_SERVER_ADDRESS=$RAY_API_SERVER_ADDRESS"
     ;;
   submit)
@@ -48,16 +45,8 @@ print(json.dumps({"env_vars": {**env, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}}))')
     if running; then echo "ray: running (pid $(cat "$PIDFILE"))"; else echo "ray: stopped"; exit 1; fi
     ;;
   stop)
-    if running; then
-      pid="$(cat "$PIDFILE")"
-      kill "$pid"
-      for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-      rm -f "$DIR/tmp/ray_current_cluster"
-      echo "ray: stopped (pid $pid)"
-    else
-      echo "ray: not running"
-    fi
-    rm -f "$PIDFILE"
+    stop_started 30 1
+    rm -f "$DIR/tmp/ray_current_cluster"
     ;;
   *) echo "usage: $0 start [NUM_CPUS] | submit ARGS... | status | stop" >&2; exit 2 ;;
 esac

@@ -11,7 +11,8 @@ PIDFILE="$DIR/weed.pid"
 LOG="$DIR/weed.log"
 ENDPOINT="http://127.0.0.1:$PORT"
 
-running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+NAME=s3
+source infra/local/pidfile.sh
 
 print_env() {
   echo "export S3_ENDPOINT_URL=$ENDPOINT"
@@ -27,11 +28,7 @@ case "${1:-}" in
     uv run weed mini -dir="$DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$PORT" \
       -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
-    for _ in $(seq 1 60); do
-      if curl -s -o /dev/null "$ENDPOINT"; then break; fi
-      if ! running; then echo "s3: weed exited; see $LOG" >&2; exit 1; fi
-      sleep 0.5
-    done
+    wait_up "$ENDPOINT" 60 0.5
     echo "s3: started (pid $(cat "$PIDFILE")) at $ENDPOINT"
     if [[ -n "${2:-}" ]]; then
       eval "$(print_env)"
@@ -45,16 +42,6 @@ print('s3: bucket', b)" "$2"
   status)
     if running; then echo "s3: running (pid $(cat "$PIDFILE")) at $ENDPOINT"; else echo "s3: stopped"; exit 1; fi
     ;;
-  stop)
-    if running; then
-      pid="$(cat "$PIDFILE")"
-      kill "$pid"
-      for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      echo "s3: stopped (pid $pid)"
-    else
-      echo "s3: not running"
-    fi
-    rm -f "$PIDFILE"
-    ;;
+  stop) stop_started 20 0.5 ;;
   *) echo "usage: $0 start [BUCKET] | env | status | stop" >&2; exit 2 ;;
 esac

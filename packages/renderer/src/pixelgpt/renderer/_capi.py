@@ -50,7 +50,6 @@ ffi.cdef(
     unsigned char *cairo_image_surface_get_data(cairo_surface_t *surface);
     int cairo_image_surface_get_stride(cairo_surface_t *surface);
     void cairo_surface_flush(cairo_surface_t *surface);
-    void cairo_surface_mark_dirty(cairo_surface_t *surface);
     void cairo_surface_destroy(cairo_surface_t *surface);
     int cairo_surface_status(cairo_surface_t *surface);
     cairo_t *cairo_create(cairo_surface_t *target);
@@ -92,10 +91,7 @@ ffi.cdef(
     typedef struct { PangoLayout *layout; int start_index; int length; RunList *runs; unsigned int flags; }
         PangoLayoutLine;
 
-    const char *pango_version_string(void);
     PangoLanguage *pango_language_from_string(const char *language);
-    PangoLanguage **pango_language_get_preferred(void);
-    const char *pango_language_to_string(PangoLanguage *language);
     PangoContext *pango_font_map_create_context(PangoFontMap *fontmap);
     void pango_context_set_language(PangoContext *context, PangoLanguage *language);
     void pango_context_set_base_dir(PangoContext *context, int direction);
@@ -113,14 +109,10 @@ ffi.cdef(
                                         PangoRectangle *logical_rect);
     int pango_layout_get_baseline(PangoLayout *layout);
     int pango_layout_get_unknown_glyphs_count(PangoLayout *layout);
-    int pango_layout_get_line_count(PangoLayout *layout);
     PangoLayoutIter *pango_layout_get_iter(PangoLayout *layout);
     PangoLayoutLine *pango_layout_get_line_readonly(PangoLayout *layout, int line);
     void pango_layout_iter_free(PangoLayoutIter *iter);
     PangoGlyphItem *pango_layout_iter_get_run_readonly(PangoLayoutIter *iter);
-    gboolean pango_layout_iter_next_run(PangoLayoutIter *iter);
-    void pango_layout_iter_get_run_extents(PangoLayoutIter *iter, PangoRectangle *ink_rect,
-                                           PangoRectangle *logical_rect);
     void pango_glyph_item_get_logical_widths(PangoGlyphItem *glyph_item, const char *text, int *widths);
     PangoGlyphString *pango_glyph_string_new(void);
     void pango_glyph_string_free(PangoGlyphString *string);

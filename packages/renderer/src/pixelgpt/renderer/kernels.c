@@ -76,6 +76,15 @@ void unit_extents(const int64_t *ids, int64_t k, const int64_t *meta, const floa
     }
 }
 
+/* A character's half-open patch range from its extents (px, from x): floor((left + x) / P), ceil((right + x) / P)
+ * (the floor for a character without width), clipped to [0, ntp]; float steps as numpy's float32 ones. */
+static void patch_range(float left, float right, float fx, float fp, float top, int32_t *out) {
+    float l = (left + fx) / fp, r = (right + fx) / fp;
+    float p0 = floorf(l), p1 = r > l ? ceilf(r) : floorf(r);
+    out[0] = (int32_t)(p0 < 0 ? 0 : p0 > top ? top : p0);
+    out[1] = (int32_t)(p1 < 0 ? 0 : p1 > top ? top : p1);
+}
+
 /* Each character's half-open patch range, as Renderer._char_patches computes it from unit_extents' values:
  * floor((left + x) / P), ceil((right + x) / P) (the floor for a character without width), in [0, ntp]. */
 void unit_char_patches(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext, int64_t n_chars,
@@ -87,12 +96,7 @@ void unit_char_patches(const int64_t *ids, int64_t k, const int64_t *meta, const
         const float *e = ext + 2 * m[EXT0];
         float s = (float)at;
         for (int64_t j = 0; j < m[NCH] && c < n_chars; j++, c++) {
-            float l = e[2 * j] + s, r = e[2 * j + 1] + s;
-            l = (l + fx) / fp;
-            r = (r + fx) / fp;
-            float p0 = floorf(l), p1 = r > l ? ceilf(r) : floorf(r);
-            out[2 * c] = (int32_t)(p0 < 0 ? 0 : p0 > top ? top : p0);
-            out[2 * c + 1] = (int32_t)(p1 < 0 ? 0 : p1 > top ? top : p1);
+            patch_range(e[2 * j] + s, e[2 * j + 1] + s, fx, fp, top, out + 2 * c);
         }
         at += m[ADV];
     }
@@ -369,16 +373,10 @@ int64_t draw_glyphs(uint8_t *grey, int64_t ncols, int P, int64_t x0, const uint8
     return 0;
 }
 
-/* Renderer._char_patches: each character's half-open patch range from its extents (px, from x):
- * floor((left + x) / P), ceil((right + x) / P) (the floor for a character without width), clipped to [0, ntp]. */
+/* Renderer._char_patches: each of n characters' patch range (patch_range) from its extents. */
 void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t ntp, int32_t *out) {
     float fx = (float)x, fp = (float)P, top = (float)ntp;
-    for (int64_t c = 0; c < n; c++) {
-        float l = (ext[2 * c] + fx) / fp, r = (ext[2 * c + 1] + fx) / fp;
-        float p0 = floorf(l), p1 = r > l ? ceilf(r) : floorf(r);
-        out[2 * c] = (int32_t)(p0 < 0 ? 0 : p0 > top ? top : p0);
-        out[2 * c + 1] = (int32_t)(p1 < 0 ? 0 : p1 > top ? top : p1);
-    }
+    for (int64_t c = 0; c < n; c++) patch_range(ext[2 * c], ext[2 * c + 1], fx, fp, top, out + 2 * c);
 }
 
 /* For PIXEL's is_rtl: of a UTF-8 text's code points that are not ASCII whitespace, punctuation or digits, the

@@ -26,11 +26,8 @@ _TO_SPACE = {
 MAX_MARKS = 30
 # Marks are neither \w nor \s in Python's re, so every run of more than MAX_MARKS marks lies inside a match.
 _FLOOD_CANDIDATE = re.compile(rf"[^\w\s\x00-\x7f]{{{MAX_MARKS + 1},}}")
-_NEEDS = {
-    "space": re.compile("[" + _ALWAYS + _LINE + "]"),
-    "keep": re.compile("[" + _ALWAYS + _KEEP_NL + "]"),
-}
-_EITHER = {k: re.compile("[" + _BAD_CHARS + v.pattern[1:]) for k, v in _NEEDS.items()}  # one scan for both
+_CHANGED = {"space": _ALWAYS + _LINE, "keep": _ALWAYS + _KEEP_NL}  # characters normalise() replaces
+_EITHER = {k: re.compile(f"[{_BAD_CHARS}{v}]") for k, v in _CHANGED.items()}  # one scan for bad or changed
 
 
 def max_chars(width_px: int) -> int:

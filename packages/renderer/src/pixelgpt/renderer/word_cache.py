@@ -366,8 +366,8 @@ class WordCache:
 
     def _cache_masks(self, ids: np.ndarray) -> None:
         """Draw glyphs _MASK_STEP px apart with cairo, as a run draws them, and keep each one's ink."""
-        lay, gs = self._scratch, self._mask_glyphs
-        per_draw = lay.width // _MASK_STEP - 2  # as many as the surface holds
+        gs = self._mask_glyphs
+        per_draw = self._scratch.width // _MASK_STEP - 2  # as many as the surface holds
         for i in range(0, len(ids), per_draw):
             part = ids[i : i + per_draw]
             pango.pango_glyph_string_set_size(gs, len(part))
@@ -376,13 +376,7 @@ class WordCache:
             glyph = np.frombuffer(records, _GLYPH)
             glyph["glyph"], glyph["width"] = part, _MASK_STEP * PANGO_SCALE
             np.frombuffer(ffi.buffer(gs.log_clusters, 4 * len(part)), np.int32)[:] = 0
-            lay.clear()
-            cairo.cairo_set_source_rgb(lay.cr, 0, 0, 0)
-            cairo.cairo_move_to(lay.cr, _MASK_STEP, self._baseline)
-            pangocairo.pango_cairo_show_glyph_string(lay.cr, self._font, gs)
-            lay.dirty = _MASK_STEP * (len(part) + 2)
-            lay.flush()
-            grey = kernels.surface_columns(lay.pixels, lay.dirty, 1)
+            grey = self._cairo_draw(gs, _MASK_STEP, _MASK_STEP * (len(part) + 2))
             ink = ffi.new("PangoRectangle *")
             for j, g in enumerate(part.tolist()):
                 window = grey[_MASK_STEP * (j + 1) - _MASK_LEFT :][:_MASK_STEP]
@@ -399,6 +393,18 @@ class WordCache:
                 self._masks[self._n_masks : self._n_masks + c1 - c0] = 255 - window[c0:c1]
                 self._gm[g] = (self._n_masks, c0 - _MASK_LEFT, c1 - c0)
                 self._n_masks += c1 - c0
+
+    def _cairo_draw(self, gs, x: int, ncols: int) -> np.ndarray:
+        """A glyph string drawn by cairo from (x, the baseline) on the scratch surface, read back as a
+        column-major grey strip of ncols columns (R = G = B: the first font has no colour glyphs)."""
+        lay = self._scratch
+        lay.clear()
+        cairo.cairo_set_source_rgb(lay.cr, 0, 0, 0)
+        cairo.cairo_move_to(lay.cr, x, self._baseline)
+        pangocairo.pango_cairo_show_glyph_string(lay.cr, self._font, gs)
+        lay.dirty = ncols
+        lay.flush()
+        return kernels.surface_columns(lay.pixels, ncols, 1)
 
     def _clusters(self) -> np.ndarray:
         """The glyph string's log_clusters: each glyph's first byte in the text."""
@@ -445,14 +451,7 @@ class WordCache:
         o, adv, tok, nch, first, rel = placed
         grey = self._draw_from_masks(width + 64)  # (ink stays within a few px of the advances)
         if grey is None:  # a glyph without a mask: cairo draws the batch
-            lay.clear()
-            cairo.cairo_set_source_rgb(lay.cr, 0, 0, 0)
-            cairo.cairo_move_to(lay.cr, gap, self._baseline)
-            pangocairo.pango_cairo_show_glyph_string(lay.cr, self._font, gs)
-            lay.dirty = width + 64
-            lay.flush()
-            # R = G = B: the first font has no colour glyphs, and every character is the first font's
-            grey = kernels.surface_columns(lay.pixels, lay.dirty, 1)  # column-major
+            grey = self._cairo_draw(gs, gap, width + 64)
         bad, spill_n, spill = kernels.find_spills(grey, o, o + adv, gap, (gap - 1) // 2)
         redo = []
         if bad.any():
