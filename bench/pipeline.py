@@ -19,11 +19,12 @@ import shutil
 import tempfile
 import time
 
-os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+from pixelgpt.dataset.ray_env import apply_ray_env
 
-from pixelgpt.dataset.job import JobConfig, PartitionRenderer, plan_partitions, run  # noqa: E402
+apply_ray_env()
+
+from pixelgpt.dataset.job import JobConfig, run  # noqa: E402
+from pixelgpt.dataset.partition import PartitionWorker, plan_partitions  # noqa: E402
 from pixelgpt.dataset.samples import sample_inputs  # noqa: E402
 
 
@@ -39,11 +40,11 @@ def make_corpus(root: str, copies: int) -> dict[str, list[str]]:
     return inputs
 
 
-def bare_loop(cfg: JobConfig, worker: PartitionRenderer) -> tuple[float, int, int]:
+def bare_loop(cfg: JobConfig, worker: PartitionWorker) -> tuple[float, int, int]:
     t0 = time.perf_counter()
     docs = patches = 0
     for spec in plan_partitions(cfg):
-        r = worker.render_partition(spec, cfg=cfg)
+        r = worker.render(spec, cfg=cfg)
         docs += r.counts["documents"]
         patches += r.counts["patches"]
     return time.perf_counter() - t0, docs, patches
@@ -122,7 +123,7 @@ def main() -> None:
             )
 
         one = {k: v[:1] for k, v in inputs.items()}
-        worker = PartitionRenderer(cfg("a", 1))
+        worker = PartitionWorker(cfg("a", 1))
         bare_loop(cfg("warm-a", 1, one), worker)  # same warm-up as the actors get
         # best of --repeat runs each: the machine may be shared
         best_a = min(bare_loop(cfg(f"a{i}", 1), worker) for i in range(args.repeat))

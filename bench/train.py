@@ -35,12 +35,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def make_shards(out: str) -> None:
     """The pipeline's code in this process (no Ray) on the embedded sample corpus."""
-    from pixelgpt.dataset.job import JobConfig, merge, plan_partitions, render_partition
+    from pixelgpt.dataset.job import JobConfig
+    from pixelgpt.dataset.partition import PartitionWorker, plan_partitions
     from pixelgpt.dataset.samples import sample_inputs
+    from pixelgpt.dataset.summary import merge
 
-    cfg = JobConfig(inputs=sample_inputs(), output=out, max_patches=128, workers=1, progress=False)
+    cfg = JobConfig(
+        inputs=sample_inputs(), output=out, max_patches=96, max_tokens=256, workers=1, progress=False
+    )
     plan = plan_partitions(cfg)
-    merge(cfg, plan, [render_partition(spec, cfg) for spec in plan], seconds=0.0)
+    worker = PartitionWorker(cfg)
+    merge(cfg, plan, [worker.render(spec) for spec in plan], time.perf_counter())
 
 
 class StepTimer(Callback):

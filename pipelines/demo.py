@@ -28,8 +28,8 @@ def render_shards(out: str) -> str:
     from pixelgpt.dataset.samples import sample_inputs
 
     shards = os.path.join(out, "shards")
-    # 128-patch strips: the sample corpus gives ~840 chunks, enough for a few hundred tiny steps
-    summary = run(JobConfig(inputs=sample_inputs(), output=shards, max_patches=128, workers=2))
+    # the tiny yamls' rows: strips of up to 96 patches, chunks of up to 256 byte tokens (BOS included)
+    summary = run(JobConfig(inputs=sample_inputs(), output=shards, max_patches=96, max_tokens=256, workers=2))
     if not summary.complete:
         raise SystemExit(f"render job did not complete: {summary}")
     return shards

@@ -115,3 +115,40 @@ def test_single_grapheme_wider_than_strip_is_an_error():
     small = Renderer(RendererConfig(max_patches=2))
     with pytest.raises(ChunkError):
         chunk_spans("\ufdfd", small.measure, small.char_extents, 2)
+
+
+def test_token_budget_no_chunk_over_either_budget_and_nothing_lost(renderer):
+    """Byte tokens (BOS + one per UTF-8 byte) and a small token budget: the budget, not the strip, ends most
+    chunks; every chunk fits both, characters are neither lost nor duplicated, cuts fall on whitespace."""
+    from pixelgpt.dataset.tokenizers import ByteTokenizer
+
+    tok = ByteTokenizer()
+
+    def starts(chunk):
+        _, offsets = tok.encode(chunk)
+        return [s if e > s else -1 for s, e in offsets.tolist()]
+
+    budget, n_chunks, token_bound = 40, 0, 0
+    for text in corpus_texts():
+        spans = chunk_spans(text, renderer.measure, renderer.char_extents, M, starts, budget)
+        chunks = [text[s:e] for s, e in spans]
+        assert "".join("".join(chunks).split()) == "".join(text.split())
+        for c in chunks:
+            n_tokens = len(tok.encode(c)[0])  # counted independently: 1 + UTF-8 bytes
+            assert n_tokens == 1 + len(c.encode("utf-8")) <= budget and fits(renderer, c)
+            token_bound += n_tokens > budget - 12
+        n_chunks += len(chunks)
+    assert n_chunks > 1000 and token_bound > 0.8 * n_chunks  # the token budget is what ends chunks here
+
+
+def test_a_grapheme_with_more_tokens_than_the_budget_fails(renderer):
+    from pixelgpt.dataset.tokenizers import ByteTokenizer
+
+    tok = ByteTokenizer()
+
+    def starts(chunk):
+        _, offsets = tok.encode(chunk)
+        return [s if e > s else -1 for s, e in offsets.tolist()]
+
+    with pytest.raises(ChunkError, match="max_tokens 3"):  # BOS + 4 bytes of one emoji
+        chunk_spans("\U0001f642", renderer.measure, renderer.char_extents, M, starts, 3)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pixelgpt.dataset.job import ConfigError, JobConfig, plan_partitions
+from pixelgpt.dataset.job_config import ConfigError, JobConfig
+from pixelgpt.dataset.partition import plan_partitions
 from pixelgpt.dataset.sources import SourceSpec
 
 
@@ -45,3 +46,20 @@ def test_partitions_are_deterministic_slices_of_sorted_files(tmp_path):
     names = [[f.rsplit("/", 1)[1] for f in p.files] for p in plan]
     assert names == [["a.json.gz", "b.json.gz"], ["c.json.gz"], ["w.parquet"]]
     assert plan == plan_partitions(cfg)
+
+
+def test_invalid_yaml_and_impossible_settings_are_config_errors(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text("inputs: {c4: [a]\noutput: o\n")
+    with pytest.raises(ConfigError, match="job.yaml: invalid YAML"):
+        JobConfig.from_yaml(str(path))
+    with pytest.raises(ConfigError, match="max_patches"):  # 3,000 x 16 px: wider than a cairo surface
+        JobConfig.from_dict({"inputs": {"c4": ["a"]}, "output": "o", "max_patches": 3000})
+    with pytest.raises(ConfigError, match="max_tokens"):
+        JobConfig.from_dict({"inputs": {"c4": ["a"]}, "output": "o", "max_tokens": 0})
+
+
+def test_one_s3_client_per_process():
+    from pixelgpt.dataset import storage
+
+    assert storage.s3_client() is storage.s3_client()

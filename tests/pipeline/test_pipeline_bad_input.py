@@ -50,7 +50,7 @@ def test_bad_input_is_rejected_with_reasons_and_the_rest_rendered(ray_local, tmp
         with open(out / schema.REJECTS_DIR / name) as f:
             for line in f:
                 r = json.loads(line)
-                assert set(r) == {"doc_id", "source", "file", "reason"}
+                assert set(r) == {"doc_id", "source", "file", "reason", "kind"}
                 rejects[r["doc_id"]] = r
     reason = {k: v["reason"] for k, v in rejects.items()}
     assert reason["a.json.gz:2"].startswith("malformed json")
@@ -62,7 +62,10 @@ def test_bad_input_is_rejected_with_reasons_and_the_rest_rendered(ray_local, tmp
     assert trunc[0]["file"].endswith("b-truncated.json.gz")
     corrupt = [v for k, v in rejects.items() if k.startswith("corrupt.parquet:")]
     assert len(corrupt) == 1 and "corrupt parquet" in corrupt[0]["reason"]
-    assert summary.rejected == len(rejects) == 7
+    # lines and file tails that hold no document are rejects of their file, not documents
+    kinds = {k: v["kind"] for k, v in rejects.items()}
+    assert [k for k, v in kinds.items() if v == "document"] == ["empty", "blank", "huge"]
+    assert summary.rejected == 3 and summary.unreadable == 4 and len(rejects) == 7
 
     samples = read_set(str(out), tmp_path / "cache")
     by_doc = {s.doc_id: s for s in samples}

@@ -40,3 +40,13 @@ def test_a_corrupt_shard_is_named(clean, tmp_path, capsys):
     shard.write_bytes(bytes(data))
     assert main(["inspect", str(copy)]) == 1
     assert "CORRUPT shard: pes2o-00001/shard.00000.mds.zstd" in capsys.readouterr().out
+
+
+def test_a_truncated_index_is_named(clean, tmp_path, capsys):
+    out, _ = clean
+    copy = tmp_path / "trunc"
+    shutil.copytree(out, copy)
+    data = (copy / "index.json").read_bytes()
+    (copy / "index.json").write_bytes(data[: len(data) // 3])
+    assert main(["inspect", str(copy)]) == 2
+    assert f"{copy / 'index.json'}: broken JSON" in capsys.readouterr().out

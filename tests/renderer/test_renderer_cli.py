@@ -24,3 +24,11 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
     assert main(["bad\x00text", "-o", str(tmp_path / "y.png")]) == 2
     assert "U+0000" in capsys.readouterr().err
     assert not (tmp_path / "y.png").exists()
+
+
+def test_cli_says_when_it_cut_the_text(tmp_path, capsys):
+    assert main(["word " * 40, "-o", str(tmp_path / "z.png"), "--max-patches", "8"]) == 0
+    err = capsys.readouterr().err
+    assert "it was cut" in err and "--max-patches" in err
+    assert main(["short", "-o", str(tmp_path / "s.png"), "--max-patches", "8"]) == 0
+    assert "cut" not in capsys.readouterr().err

@@ -20,13 +20,16 @@ def _pipeline_shard_set(out: str) -> list[dict]:
     embedded sample corpus, without starting Ray; returns the written samples in index order."""
     from streaming import StreamingDataset
 
-    from pixelgpt.dataset.job import JobConfig, merge, plan_partitions, render_partition
+    from pixelgpt.dataset.job import JobConfig
+    from pixelgpt.dataset.partition import PartitionWorker, plan_partitions
     from pixelgpt.dataset.samples import sample_inputs
+    from pixelgpt.dataset.summary import merge
 
     inputs = {k: v[:1] for k, v in sample_inputs().items() if k in ("pes2o", "wikipedia")}
-    cfg = JobConfig(inputs=inputs, output=out, max_patches=64, workers=1, progress=False)
+    cfg = JobConfig(inputs=inputs, output=out, max_patches=64, max_tokens=128, workers=1, progress=False)
     plan = plan_partitions(cfg)
-    merge(cfg, plan, [render_partition(spec, cfg) for spec in plan], seconds=0.0)
+    worker = PartitionWorker(cfg)
+    merge(cfg, plan, [worker.render(spec) for spec in plan], t0=0.0)
     read = StreamingDataset(remote=out, local=out + "-readback", shuffle=False)
     samples = [schema.decode_sample(read[i]) for i in range(read.num_samples)]
     del read

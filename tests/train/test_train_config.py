@@ -28,9 +28,11 @@ def test_shipped_yamls_load(name):
 
 def test_paper_yamls_follow_the_paper():
     """paper-spec.md §4.3: AdamW, peak LR 5e-4, 200 warmup steps, bf16, ~4M tokens/patches per step."""
-    for v in ("textgpt", "pixelgpt", "dualgpt"):
+    for v in ("textgpt", "pixelgpt", "monogpt", "dualgpt"):
         cfg = load_config(os.path.join(YAMLS, f"{v}.yaml"))
-        assert cfg.optimizer.lr == 5e-4 and cfg.scheduler.warmup == "200ba"
+        assert cfg.variant == v and cfg.optimizer.lr == 5e-4 and cfg.scheduler.warmup == "200ba"
+        # the paper's model reads Llama-2 tokens: shards of any other tokenizer are refused
+        assert cfg.model["vocab_size"] == 32000 and cfg.data.tokenizer == "tokenizers/llama-2"
         assert cfg.precision == "amp_bf16" and cfg.device == "gpu" and cfg.fsdp.enabled
         assert cfg.model["preset"] == "paper"
         per_step = cfg.global_batch_size * cfg.data.max_patches  # strips of up to 1,024 patches (or tokens)
@@ -61,6 +63,10 @@ def test_overrides_nested_and_typed():
         (["data.shards=[]"], "data.shards: at least one shard set"),
         (["model.preset=huge"], "model.preset"),
         (["optimizer.lr"], "expected key=value"),
+        (["max_duration=ten"], "max_duration: 'ten' is not a duration like 100ba"),
+        (["max_duration=0ba"], "max_duration: '0ba' is not a duration"),
+        (["save_interval=5 batches"], "save_interval: '5 batches' is not a duration"),
+        (["scheduler.warmup=200steps"], "scheduler.warmup: '200steps' is not a duration"),
     ],
 )
 def test_bad_config_names_the_key(overrides, message):
@@ -137,3 +143,12 @@ def test_bad_model_section_fails_before_reading_shards(tiny_cfg):
 
     with pytest.raises(ConfigError, match="model.n_layers"):
         train(tiny_cfg("textgpt", "model.n_layers=3", "data.shards=[{path: /nonexistent}]"))
+
+
+def test_invalid_yaml_names_its_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("run_name: x\ndata: [unclosed\n")
+    with pytest.raises(ConfigError, match="broken.yaml: invalid YAML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="nope.yaml: cannot read the config"):
+        load_config(tmp_path / "nope.yaml")

@@ -25,10 +25,16 @@ def test_collate_matches_a_hand_made_batch():
     assert int(batch["patches"][0, :2].max()) == 0 and int(batch["patches"][1].float().mean()) == 7
 
 
-def test_collate_crops_and_pads_to_max():
-    a = {"tokens": np.arange(10, dtype=np.int32), "patches": np.zeros((6, 16, 16, 3), np.uint8)}
-    batch = Collator(max_tokens=4, max_patches=5)([a])
-    assert batch["input_ids"].tolist() == [[0, 1, 2, 3]] and batch["patches"].shape[1] == 5
+def test_collate_never_crops_and_pads_to_max():
+    a = {
+        "tokens": np.arange(10, dtype=np.int32),
+        "patches": np.zeros((6, 16, 16, 3), np.uint8),
+        "doc_id": "d7",
+    }
+    with pytest.raises(ValueError, match=r"'d7' chunk \?: 10 tokens > max_tokens 4"):
+        Collator(max_tokens=4, max_patches=8)([a])
+    with pytest.raises(ValueError, match="6 patches > max_patches 5"):
+        Collator(max_tokens=12, max_patches=5)([a])
     fixed = Collator(max_tokens=12, max_patches=8, pad_to_max=True)([a])
     assert fixed["input_ids"].shape == (1, 12) and fixed["attention_mask"].sum() == 10
     assert fixed["patches"].shape == (1, 8, 16, 16, 3) and fixed["patch_mask"].sum() == 6
@@ -52,21 +58,21 @@ def test_dataset_reads_back_what_was_written(shard_set, tmp_path):
     path, written = shard_set
     ds = PixelTextDataset([ShardSet(path)], cache=str(tmp_path / "cache"), batch_size=4, shuffle=False)
     assert ds.num_samples == len(written)
-    assert ds.tokenizer["name"] == "byte"
+    assert ds.tokenizer["name"] == "byte" and ds.max_tokens == 128
     for i in (0, 7, len(written) - 1):
         got = ds[i]
         assert got["text"] == written[i]["text"]
         assert got["patches"].shape[-1] == 3 and np.array_equal(got["patches"], written[i]["patches"])
         assert np.array_equal(got["tokens"], written[i]["tokens"])
-        # byte tokenizer: the ids are the text's UTF-8 bytes
-        assert got["tokens"].tolist() == list(got["text"].encode("utf-8"))
+        # byte tokenizer: BOS (256), then the text's UTF-8 bytes
+        assert got["tokens"].tolist() == [256, *got["text"].encode("utf-8")] and len(got["tokens"]) <= 128
     # the published folder is only read: no decompressed copies appear next to the shards
     parts = [d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and d != "stats"]
     assert parts and not [f for d in parts for f in os.listdir(os.path.join(path, d)) if f.endswith(".mds")]
-    loader = DataLoader(ds, batch_size=4, collate_fn=Collator(max_tokens=512, max_patches=64), drop_last=True)
+    loader = DataLoader(ds, batch_size=4, collate_fn=Collator(max_tokens=128, max_patches=64), drop_last=True)
     batches = list(loader)
     assert len(batches) == len(written) // 4
     # unshuffled, one rank: the samples in written order, each row padded after its own tokens
     rows = [(ids, m) for b in batches for ids, m in zip(b["input_ids"], b["attention_mask"])]
     for (ids, mask), w in zip(rows, written):
-        assert ids[mask.bool()].tolist() == w["tokens"][:512].tolist()  # cropped at max_tokens
+        assert ids[mask.bool()].tolist() == w["tokens"].tolist()

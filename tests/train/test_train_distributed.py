@@ -83,6 +83,22 @@ def test_fsdp2_two_processes_gloo(shard_set, tmp_path, tiny_cfg, subprocess_env)
     assert [r["step"] for r in sharded] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
+def test_ddp_two_processes_every_variant(shard_set, tmp_path, subprocess_env):
+    """`composer -n 2` without FSDP (DDP): PixelGPT's token side and TextGPT's patch side are frozen, and
+    MonoGPT/DualGPT micro-batches of one modality leave the other's parameters without gradients; every
+    variant must train."""
+    composer = os.path.join(os.path.dirname(sys.executable), "composer")
+    script = os.path.join(REPO, "tests", "train", "ddp_variants.py")
+    proc = subprocess.run(
+        [composer, "-n", "2", "--master_port", str(free_port()), script, shard_set[0], str(tmp_path)],
+        capture_output=True, text=True, timeout=400, env=subprocess_env, cwd=REPO,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for variant in ("textgpt", "pixelgpt", "monogpt", "dualgpt"):
+        assert [r["step"] for r in read_losses(tmp_path / "runs" / f"ddp-{variant}")] == [1, 2, 3]
+
+
 @pytest.fixture
 def s3(s3_server):
     """Bucket 'train' on the session's S3 server (tests/conftest.py); yields the boto3 client."""

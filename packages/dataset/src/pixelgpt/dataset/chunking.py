@@ -8,6 +8,13 @@ their running sum finds how many characters fit; the cut moves back to the last 
 least half of what fits) or else to a grapheme boundary (CJK runs, long identifiers, URLs); one `measure`
 of the candidate confirms it (and, rarely, moves the cut further back). Whitespace at a cut is dropped;
 nothing else is lost or duplicated.
+
+With a token budget (`count_tokens`, `max_tokens`), a candidate whose tokens (special tokens included) pass
+the
+budget is cut again before the first token that does not fit, the same way (whitespace, else a grapheme
+boundary), and checked again: every chunk then fits both its strip and its token row, so nothing is ever
+cropped
+later.
 """
 
 from __future__ import annotations
@@ -68,8 +75,15 @@ def chunk_spans(
     measure: Callable[[str], float],
     char_extents: Callable[[str], np.ndarray],
     max_patches: int,
+    token_starts: Callable[[str], np.ndarray] | None = None,
+    max_tokens: int | None = None,
 ) -> list[tuple[int, int]]:
-    """Half-open character spans of `text`, one per chunk, in order. Text between spans is whitespace only."""
+    """Half-open character spans of `text`, one per chunk, in order. Text between spans is whitespace only.
+
+    token_starts(chunk) -> the first character of each token of the chunk, -1 for a token that covers no
+    character (a special token); with max_tokens, no chunk has more tokens than that."""
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens: need >= 1, got {max_tokens}")
     limit = width_limit(max_patches)
     n = len(text)
     first_window = int(limit / 4) + 32  # ~4 px per character on average
@@ -97,7 +111,15 @@ def chunk_spans(
             while e > pos and text[e - 1].isspace():
                 e -= 1
             if e > pos and measure(text[pos:e]) <= limit:
-                break
+                fitting = _chars_within_budget(text[pos:e], token_starts, max_tokens)
+                if fitting is None:
+                    break
+                if fitting == 0:
+                    raise ChunkError(
+                        f"character {pos}: a grapheme needs more than max_tokens {max_tokens} tokens"
+                    )
+                cut, fit = pos + fitting, fitting  # before the first token past the budget, then check again
+                continue
             if cut <= pos + 1:
                 raise ChunkError(f"character {pos}: a grapheme wider than a strip of {max_patches} patches")
             cut = min(cut, stop) - 1
@@ -105,6 +127,19 @@ def chunk_spans(
         spans.append((pos, e))
         pos = _skip_space(text, nxt)
     return spans
+
+
+def _chars_within_budget(chunk: str, token_starts, max_tokens: int | None) -> int | None:
+    """None when the chunk's tokens fit the budget; else how many leading characters to keep at most: up to
+    the first character of the first token past the budget (a character split across tokens goes whole)."""
+    if token_starts is None or max_tokens is None:
+        return None
+    starts = np.asarray(token_starts(chunk))
+    if len(starts) <= max_tokens:
+        return None
+    real = starts[max_tokens:][starts[max_tokens:] >= 0]
+    first_out = int(real[0]) if len(real) else len(chunk)
+    return max(0, min(first_out, len(chunk) - 1))
 
 
 def _skip_space(text: str, i: int) -> int:

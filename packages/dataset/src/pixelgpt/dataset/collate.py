@@ -24,9 +24,10 @@ WHITE = 255
 class Collator:
     """Pads a list of samples (dicts with `tokens` int (t,) and `patches` uint8 (n,16,16,3)) into a batch.
 
-    max_tokens / max_patches crop longer samples (a cropped strip loses its end patch). With pad_to_max the
-    batch is padded to those maxima instead of the longest sample, which gives fixed shapes (for compiled or
-    benchmarked steps).
+    max_tokens / max_patches are the row lengths of this run; a longer sample is an error naming it, never
+    cropped (the render job cuts chunks to fit its own budgets, and the trainer refuses a shard set rendered
+    for longer rows before it starts). With pad_to_max the batch is padded to those maxima instead of the
+    longest sample, which gives fixed shapes (for compiled or benchmarked steps).
     """
 
     max_tokens: int = 1024
@@ -46,7 +47,8 @@ class Collator:
         return {**self.text(samples), **self.pixels(samples)}
 
     def text(self, samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        rows = [np.asarray(s["tokens"])[: self.max_tokens] for s in samples]
+        rows = [np.asarray(s["tokens"]) for s in samples]
+        self._check_lengths(samples, rows, "tokens", self.max_tokens)
         width = self.max_tokens if self.pad_to_max else max(len(r) for r in rows)
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -56,7 +58,8 @@ class Collator:
         return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
 
     def pixels(self, samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        rows = [np.asarray(s["patches"])[: self.max_patches] for s in samples]
+        rows = [np.asarray(s["patches"]) for s in samples]
+        self._check_lengths(samples, rows, "patches", self.max_patches)
         for r in rows:
             if r.dtype != np.uint8 or r.ndim != 4 or r.shape[1:] != (PATCH, PATCH, 3):
                 raise ValueError(f"patches: want uint8 (n, {PATCH}, {PATCH}, 3), got {r.dtype} {r.shape}")
@@ -67,6 +70,17 @@ class Collator:
             patches[i, : len(r)] = r
             mask[i, : len(r)] = 1
         return {"patches": torch.from_numpy(patches), "patch_mask": torch.from_numpy(mask)}
+
+    @staticmethod
+    def _check_lengths(samples, rows, what: str, limit: int) -> None:
+        for s, r in zip(samples, rows):
+            if len(r) > limit:
+                raise ValueError(
+                    f"sample {s.get('doc_id', '?')!r} chunk {s.get('chunk', '?')}: {len(r)} {what} > "
+                    f"max_{what} "
+                    f"{limit}; nothing is cropped: re-render with a budget of {limit} or raise "
+                    f"data.max_{what}"
+                )
 
 
 MODALITY_KEYS: dict[str, tuple[str, ...]] = {

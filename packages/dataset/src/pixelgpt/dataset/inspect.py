@@ -39,6 +39,14 @@ def check_hashes(root: str, index: dict) -> list[str]:
     return bad
 
 
+def _read_json(uri: str) -> dict:
+    data = storage.read_bytes(uri)
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{uri}: broken JSON ({len(data)} bytes; truncated or corrupt): {e}") from None
+
+
 def iter_samples(root: str, cache: str):
     """Every sample of the set, in index order, through StreamingDataset (remote=root, scratch local=)."""
     from streaming import StreamingDataset
@@ -87,11 +95,13 @@ def inspect(root: str, show: int = 0, out: str | None = None, tofu: bool = False
             f"{root}: no {schema.INDEX_FILE} (not a merged shard set, or the job did not finish)", file=file
         )
         return 2
-    index = json.loads(storage.read_bytes(index_uri))
     meta_uri = storage.join(root, schema.META_FILE)
-    meta = (
-        schema.check_meta(json.loads(storage.read_bytes(meta_uri)), root) if storage.exists(meta_uri) else {}
-    )
+    try:
+        index = _read_json(index_uri)
+        meta = schema.check_meta(_read_json(meta_uri), root) if storage.exists(meta_uri) else {}
+    except (ValueError, schema.SchemaError) as e:
+        print(str(e), file=file)
+        return 2
     raw = sum(s["raw_data"]["bytes"] for s in index["shards"])
     stored = sum((s.get("zip_data") or s["raw_data"])["bytes"] for s in index["shards"])
     print(f"{root}: {len(index['shards'])} shards, {stored:,} bytes stored, {raw:,} raw", file=file)

@@ -3,8 +3,11 @@
 One sample is one chunk of one document that fits one strip. The public view of a sample is always:
 
     patches        uint8 (n, 16, 16, 3)  RGB, text patches + the black end patch (no trailing padding)
-    tokens         int32 (t,)            the tokenizer's ids for exactly `text`
-    token_patches  int32 (t, 2)          half-open patch range that token i's glyphs touch
+    tokens         int32 (t,)            the tokenizer's ids for exactly `text`, its special tokens included
+                                         (Llama-2 and the byte tokenizer: BOS first), t <= meta max_tokens
+    token_patches  int32 (t, 2)          half-open patch range that token i's glyphs touch; a special token
+                                         covers no character and gets the empty range [p, p) at the patch of
+                                         the next character (BOS: [0, 0) when the text starts in patch 0)
     text, source, doc_id: str;  chunk: int
 
 On disk, a chunk without colour (R == G == B everywhere, i.e. anything but colour emoji) stores one grey
@@ -12,7 +15,11 @@ channel, (n, 16, 16, 1): 1.6x smaller after zstd and cheaper to compress (perfor
 `decode_sample` broadcasts it back to RGB, so nothing above this module ever sees the stored form.
 
 Beside the partitions (never inside them: merge_index reads every *.json there as an index) a shard set has
-`meta.json` (schema version, renderer config, font hashes, tokenizer), `stats.json` and `rejects/*.jsonl`.
+`meta.json` (schema version, renderer config, font hashes, tokenizer: kind, vocab size, BOS/EOS/pad ids, the
+file's sha256; max_tokens), `stats.json`, `rejects/*.jsonl` and `tokenizer/` (the tokenizer's own files).
+
+Version 2: tokens carry the tokenizer's special tokens (BOS), meta.json records max_tokens; sets of version 1
+must be re-rendered.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PATCH = 16
 
 COLUMNS: dict[str, str] = {

@@ -28,13 +28,23 @@ class Doc:
 
 @dataclass(frozen=True)
 class Reject:
+    """Something that did not become samples: a document (kind "document"), or input that holds no document:
+    an unparsable line or record ("record") or an unreadable rest of a file ("file")."""
+
     doc_id: str
     source: str
     file: str
     reason: str
+    kind: str = "document"
 
     def to_dict(self) -> dict:
-        return {"doc_id": self.doc_id, "source": self.source, "file": self.file, "reason": self.reason}
+        return {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "file": self.file,
+            "reason": self.reason,
+            "kind": self.kind,
+        }
 
 
 @dataclass(frozen=True)
@@ -88,23 +98,27 @@ def _read_jsonl(path: str, uri: str, source: str, spec: SourceSpec) -> Iterator[
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    yield Reject(where, source, uri, f"invalid utf-8 at byte {e.start}")
+                    yield Reject(where, source, uri, f"invalid utf-8 at byte {e.start}", "record")
                     continue
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as e:
-                    yield Reject(where, source, uri, f"malformed json: {e.msg}")
+                    yield Reject(where, source, uri, f"malformed json: {e.msg}", "record")
                     continue
                 yield _doc_from_record(obj, where, source, uri, spec, None)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
         yield Reject(
-            f"{base}:{lineno + 1}+", source, uri, f"truncated or corrupt file after line {lineno}: {e}"
+            f"{base}:{lineno + 1}+",
+            source,
+            uri,
+            f"truncated or corrupt file after line {lineno}: {e}",
+            "file",
         )
 
 
 def _doc_from_record(obj, where: str, source: str, uri: str, spec: SourceSpec, langs) -> Doc | Reject | None:
     if not isinstance(obj, dict):
-        return Reject(where, source, uri, "record is not an object")
+        return Reject(where, source, uri, "record is not an object", "record")
     doc_id = where
     if spec.id_field is not None:
         value = obj.get(spec.id_field)
@@ -131,7 +145,7 @@ def _read_parquet(path: str, uri: str, source: str, spec: SourceSpec, langs) -> 
         wanted = [c for c in (spec.text_field, spec.id_field, spec.lang_field) if c is not None]
         missing = [c for c in wanted if c not in names]
         if missing:
-            yield Reject(f"{base}:*", source, uri, f"parquet file lacks column(s) {missing}")
+            yield Reject(f"{base}:*", source, uri, f"parquet file lacks column(s) {missing}", "file")
             return
         for batch in pf.iter_batches(batch_size=1024, columns=wanted):
             for rec in batch.to_pylist():
@@ -141,4 +155,4 @@ def _read_parquet(path: str, uri: str, source: str, spec: SourceSpec, langs) -> 
                 if doc is not None:
                     yield doc
     except (pa.ArrowException, OSError) as e:
-        yield Reject(f"{base}:{row}+", source, uri, f"corrupt parquet after row {row}: {e}")
+        yield Reject(f"{base}:{row}+", source, uri, f"corrupt parquet after row {row}: {e}", "file")

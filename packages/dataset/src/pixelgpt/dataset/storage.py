@@ -1,8 +1,13 @@
-"""Local paths and s3:// URIs behind one small API (boto3; S3_ENDPOINT_URL honoured like streaming does)."""
+"""Local paths and s3:// URIs behind one small API (boto3; S3_ENDPOINT_URL honoured like streaming does).
+
+One S3 client per process and endpoint: creating a boto3 client costs ~0.15 s (20 `exists()` calls took 3.3 s
+with a client each, 0.04 s with one); clients are thread-safe.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import glob
 import os
 import shutil
@@ -30,9 +35,15 @@ def split_s3(uri: str) -> tuple[str, str]:
 
 
 def s3_client():
+    """The process's client for the current S3_ENDPOINT_URL (tests change it between sessions)."""
+    return _client_for(os.environ.get("S3_ENDPOINT_URL") or None, os.getpid())
+
+
+@functools.lru_cache(maxsize=8)
+def _client_for(endpoint: str | None, pid: int):
     import boto3
 
-    return boto3.session.Session().client("s3", endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None)
+    return boto3.session.Session().client("s3", endpoint_url=endpoint)
 
 
 def expand(pattern: str) -> list[str]:
@@ -64,8 +75,15 @@ def expand(pattern: str) -> list[str]:
 def open_binary(uri: str) -> IO[bytes]:
     """A readable binary stream (an S3 object's body streams; it is not seekable)."""
     if is_remote(uri):
+        from botocore.exceptions import ClientError
+
         bucket, key = split_s3(uri)
-        return s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            return s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(f"{uri}: no such object") from None
+            raise
     return open(uri, "rb")
 
 
@@ -111,6 +129,44 @@ def write_bytes(uri: str, data: bytes) -> None:
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, uri)
+
+
+def list_sizes(prefix: str) -> dict[str, int]:
+    """name relative to `prefix` -> size in bytes, for every file below a local folder or s3:// prefix (one
+    listing, not a request per file)."""
+    if not is_remote(prefix):
+        out = {}
+        for dirpath, _, files in os.walk(prefix):
+            for f in files:
+                full = os.path.join(dirpath, f)
+                out[os.path.relpath(full, prefix)] = os.path.getsize(full)
+        return out
+    bucket, key = split_s3(prefix)
+    key = key.rstrip("/") + "/"
+    out = {}
+    for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        for obj in page.get("Contents", []):
+            out[obj["Key"][len(key) :]] = int(obj["Size"])
+    return out
+
+
+def upload_file(path: str, uri: str) -> None:
+    """Copy a local file to `uri` (an s3:// key, or a local path)."""
+    if is_remote(uri):
+        bucket, key = split_s3(uri)
+        s3_client().upload_file(path, bucket, key)
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(uri)), exist_ok=True)
+    shutil.copyfile(path, uri)
+
+
+def remove(uri: str) -> None:
+    """Delete one file or object if it is there."""
+    if is_remote(uri):
+        bucket, key = split_s3(uri)
+        s3_client().delete_object(Bucket=bucket, Key=key)
+    elif os.path.exists(uri):
+        os.remove(uri)
 
 
 def remove_tree(uri: str) -> None:

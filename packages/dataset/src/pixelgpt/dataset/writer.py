@@ -1,26 +1,40 @@
-"""MDS partition writing and the merge of finished partitions into one shard set.
+"""MDS partitions written so that only a finished one ever looks finished, and the merge of finished ones.
 
 Layout of a shard set (local folder or s3:// prefix):
-    <root>/<partition>/shard.NNNNN.mds.zstd, index.json  a partition per task; complete iff index.json exists
+    <root>/<partition>/shard.NNNNN.mds.zstd, index.json  one partition per task
     <root>/index.json                        merged from the partitions' indexes (written last)
     <root>/meta.json, <root>/stats.json      schema/renderer/fonts/tokenizer/counts; counts and speed
+    <root>/tokenizer/                        the tokenizer's files (tokenizer.json | .model,
+    tokenizer_config.json)
     <root>/rejects/<partition>.jsonl         doc_id, source, file, reason
     <root>/stats/<partition>.jsonl           one line of counts per partition (not *.json: streaming's
                                              merge_index reads every *.json below the root as an index)
+
+Completion protocol. A partition is written whole into a staging folder (`<root>/<name>.partial` for a local
+set: same file system, so the final rename is atomic; a local folder for an s3:// set). Only when every sample
+is written are its rejects, then its stats (counts, fingerprint, the index's sha256, the shards' sizes), then
+its data published: for a local set one rename of the folder; for s3:// the shards, then index.json last.
+A partition is complete only when index.json, stats and shards agree (`is_complete`), so a killed, failed or
+out-of-space attempt never passes for a finished one: the next run redoes it from scratch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import tempfile
-from hashlib import sha256
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from streaming import MDSWriter
 
 from pixelgpt.dataset import schema, storage
 
 PARTITION_STATS_DIR = "stats"
+TOKENIZER_DIR = "tokenizer"
+PARTIAL_SUFFIX = ".partial"
 
 
 def partition_uri(root: str, name: str) -> str:
@@ -31,48 +45,133 @@ def index_uri(root: str, name: str) -> str:
     return storage.join(root, name, schema.INDEX_FILE)
 
 
-def is_complete(root: str, name: str) -> bool:
-    return storage.exists(index_uri(root, name))
+def stats_uri(root: str, name: str) -> str:
+    return storage.join(root, PARTITION_STATS_DIR, f"{name}.jsonl")
+
+
+def rejects_uri(root: str, name: str) -> str:
+    return storage.join(root, schema.REJECTS_DIR, f"{name}.jsonl")
 
 
 def staging_dir(root: str, name: str, staging: str | None) -> str:
-    """Local folder where a partition bound for object storage is written before upload."""
+    """Where a partition is written before it is published."""
+    if not storage.is_remote(root):
+        return os.path.join(root, name + PARTIAL_SUFFIX)
     base = staging or os.path.join(tempfile.gettempdir(), "pixelgpt-staging")
-    return os.path.join(base, sha256(root.encode()).hexdigest()[:12], name)
+    return os.path.join(base, hashlib.sha256(root.encode()).hexdigest()[:12], name)
 
 
-def open_writer(root: str, name: str, *, size_limit, compression: str, staging: str | None) -> MDSWriter:
-    """An MDSWriter for one partition; its index.json is written (and uploaded) last, by finish()."""
-    out: str | tuple[str, str]
-    if storage.is_remote(root):
-        storage.remove_tree(partition_uri(root, name))  # leftovers of a failed attempt
-        out = (staging_dir(root, name, staging), partition_uri(root, name))
-    else:
-        out = partition_uri(root, name)
-    return MDSWriter(
-        out=out,
-        columns=schema.COLUMNS,
-        compression=compression,
-        hashes=schema.HASHES,
-        size_limit=size_limit,
-        exist_ok=True,
-        progress_bar=False,
-    )
+class PartitionWriter:
+    """One attempt at one partition: `write` samples, then `commit(stats, rejects)`; leaving the `with` block
+    without a commit (an exception, a kill) publishes nothing and removes the staging folder."""
+
+    def __init__(self, root: str, name: str, *, size_limit, compression: str, staging: str | None = None):
+        self.root, self.name = root, name
+        self.local = staging_dir(root, name, staging)
+        shutil.rmtree(self.local, ignore_errors=True)  # leftovers of an attempt that was killed
+        self._mds = MDSWriter(
+            out=self.local,
+            columns=schema.COLUMNS,
+            compression=compression,
+            hashes=schema.HASHES,
+            size_limit=size_limit,
+            exist_ok=True,
+            progress_bar=False,
+        )
+        self._committed = False
+
+    def __enter__(self) -> PartitionWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._committed:
+            shutil.rmtree(self.local, ignore_errors=True)
+
+    def write(self, encoded: dict[str, Any]) -> None:
+        self._mds.write(encoded)
+
+    def commit(self, stats: dict, rejects: list[dict]) -> dict:
+        """Finish the shards, then publish rejects, stats and the data, the index last. Returns the stats as
+        written (with the index's sha256 and the shard sizes added)."""
+        self._mds.finish()
+        with open(os.path.join(self.local, schema.INDEX_FILE), "rb") as f:
+            index_bytes = f.read()
+        index = json.loads(index_bytes)
+        stats = {
+            **stats,
+            "index_sha256": hashlib.sha256(index_bytes).hexdigest(),
+            "shards": {k: v for k, v in sorted(shard_sizes(index).items())},
+        }
+        write_rejects(self.root, self.name, rejects)
+        write_partition_stats(self.root, self.name, stats)
+        self._publish()
+        self._committed = True
+        return stats
+
+    def _publish(self) -> None:
+        final = partition_uri(self.root, self.name)
+        if not storage.is_remote(self.root):
+            shutil.rmtree(final, ignore_errors=True)  # an incomplete earlier attempt
+            os.replace(self.local, final)
+            return
+        storage.remove_tree(final)
+        files = sorted(f for f in os.listdir(self.local) if f != schema.INDEX_FILE)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(
+                pool.map(
+                    lambda f: storage.upload_file(os.path.join(self.local, f), storage.join(final, f)), files
+                )
+            )
+        storage.upload_file(os.path.join(self.local, schema.INDEX_FILE), index_uri(self.root, self.name))
+        shutil.rmtree(self.local, ignore_errors=True)
+
+
+def shard_sizes(index: dict) -> dict[str, int]:
+    """basename -> bytes of every file a partition index lists (compressed shards, or raw ones if stored)."""
+    out = {}
+    for shard in index["shards"]:
+        info = shard.get("zip_data") or shard["raw_data"]
+        out[info["basename"]] = int(info["bytes"])
+    return out
+
+
+def is_complete(root: str, name: str) -> tuple[bool, dict | None]:
+    """(complete, stats): complete when the stats exist, the index's bytes hash to the stats' index_sha256,
+    its sample count is the stats' chunk count, and every shard it lists is there with its size. stats is
+    returned whenever it could be read (to tell "complete with other settings" from "not complete")."""
+    try:
+        stats = read_partition_stats(root, name)
+        index_bytes = storage.read_bytes(index_uri(root, name))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return False, None
+    if hashlib.sha256(index_bytes).hexdigest() != stats.get("index_sha256"):
+        return False, stats
+    try:
+        index = json.loads(index_bytes)
+    except json.JSONDecodeError:
+        return False, stats
+    if sum(int(s["samples"]) for s in index["shards"]) != stats.get("chunks"):
+        return False, stats
+    present = storage.list_sizes(partition_uri(root, name))
+    complete = all(present.get(base) == size for base, size in shard_sizes(index).items())
+    return complete, stats
 
 
 def write_partition_stats(root: str, name: str, counts: dict) -> None:
     data = (json.dumps(counts, sort_keys=True) + "\n").encode()
-    storage.write_bytes(storage.join(root, PARTITION_STATS_DIR, f"{name}.jsonl"), data)
+    storage.write_bytes(stats_uri(root, name), data)
 
 
 def read_partition_stats(root: str, name: str) -> dict:
-    return json.loads(storage.read_bytes(storage.join(root, PARTITION_STATS_DIR, f"{name}.jsonl")))
+    return json.loads(storage.read_bytes(stats_uri(root, name)))
 
 
 def write_rejects(root: str, name: str, rejects: list[dict]) -> None:
-    uri = storage.join(root, schema.REJECTS_DIR, f"{name}.jsonl")
+    uri = rejects_uri(root, name)
     if rejects:
         storage.write_bytes(uri, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects).encode())
+    else:
+        storage.remove(uri)  # a file of an earlier attempt with other inputs
 
 
 def read_index(uri: str) -> dict:
@@ -81,18 +180,23 @@ def read_index(uri: str) -> dict:
 
 def merge_indexes(root: str, names: list[str]) -> dict:
     """The root index: every partition's shards in partition order, basenames prefixed by the partition folder
-    (what streaming's merge_index writes). Raises when a partition is not complete."""
-    shards = []
-    for name in names:
+    (what streaming's merge_index writes). The indexes are read concurrently (one request each on S3)."""
+
+    def read(name: str) -> list[dict]:
         uri = index_uri(root, name)
-        if not storage.exists(uri):
-            raise RuntimeError(f"partition {name} is not complete (no {uri}); re-run the job to finish it")
-        for shard in read_index(uri)["shards"]:
+        try:
+            shards = read_index(uri)["shards"]
+        except FileNotFoundError:
+            raise RuntimeError(f"partition {name} is not complete (no {uri}); re-run the job") from None
+        for shard in shards:
             for key in ("raw_data", "zip_data"):
                 if shard.get(key):
                     shard[key]["basename"] = f"{name}/{shard[key]['basename']}"
-            shards.append(shard)
-    return {"version": 2, "shards": shards}
+        return shards
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        per_partition = list(pool.map(read, names))
+    return {"version": 2, "shards": [s for shards in per_partition for s in shards]}
 
 
 def write_json(uri: str, obj: dict) -> None:

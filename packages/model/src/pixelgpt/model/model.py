@@ -59,6 +59,14 @@ class PixelTextGPT(nn.Module):
         self.pixel_head = nn.Linear(config.d_model, config.patch_dim, bias=False)
         self.reset_parameters()
 
+    def modality_modules(self) -> dict[str, list[nn.Module]]:
+        """The input embedding and output head of each modality: a variant that never sees one leaves them
+        untrained (the released checkpoints carry both anyway)."""
+        return {
+            "text": [self.token_embedding, self.token_head],
+            "pixels": [self.patch_embedding, self.pixel_head],
+        }
+
     def reset_parameters(self) -> None:
         for module in self.modules():
             self.init_module(module)

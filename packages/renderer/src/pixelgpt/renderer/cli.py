@@ -69,7 +69,25 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.out}: {enc.num_text_patches} text patches + end patch, width {enc.width} px, tofu {enc.tofu}"
     )
+    cut = cut_note(renderer.config, enc, pair=args.pair is not None)
+    if cut:
+        print(cut, file=sys.stderr)
     return 0
+
+
+def cut_note(config: RendererConfig, enc: Rendering, pair: bool = False) -> str | None:
+    """A note when the text did not fit the strip: the strip clips it and the end patch takes the last
+    patch."""
+    p = config.patch_size
+    gaps = 2 + 2 + (p + 2 + 2 if pair else 0)  # the pads (and a pair's separator patch)
+    need = -(-(enc.width + gaps) // p) + 1  # text patches + the end patch (at least)
+    if need <= config.max_patches:
+        return None
+    return (
+        f"note: the text is {enc.width} px wide and needs {need} patches; the strip holds "
+        f"{config.max_patches}, "
+        f"so it was cut (the end patch took the last patch): use --max-patches {need} to see all of it"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ class ModalityMixer(Algorithm):
         self.micro = 0
         self.current: str | None = None
 
+    @property
+    def find_unused_parameters(self) -> bool:
+        """Composer reads this to build DDP: a text-only micro-batch leaves the patch embedding and pixel head
+        without gradients (and an image-only one the token side), which DDP must be told to expect. Variants
+        that never train a modality freeze its parameters instead (trainer.freeze_unused)."""
+        mods = set(self.mixture.modalities)
+        return bool(mods & {"text", "image"}) and len(mods) > 1
+
     def match(self, event: Event, state: State) -> bool:
         return event in (Event.BEFORE_TRAIN_BATCH, Event.BEFORE_FORWARD)
 
@@ -96,6 +104,34 @@ def read_loss_log(path: str) -> list[dict]:
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+class InitOptimizerState(Callback):
+    """Gives every trainable parameter its AdamW state (step 0, zero moments) before a checkpoint is loaded.
+
+    AdamW creates a parameter's state at its first gradient, so a checkpoint written before a modality was
+    first trained (step 1 of a MonoGPT run was text only) lacks that modality's state, and loading it fails in
+    torch's optimizer-state loader (KeyError naming the parameter). The state made here is exactly what AdamW
+    would make lazily, and AdamW skips parameters without gradients, so the maths is unchanged."""
+
+    def before_load(self, state: State, logger: Logger) -> None:
+        step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+        for optimizer in state.optimizers:
+            if not isinstance(optimizer, torch.optim.AdamW):
+                continue
+            for group in optimizer.param_groups:
+                if group.get("fused") or group.get("capturable"):
+                    continue  # their step lives on the device; leave them to AdamW
+                for p in group["params"]:
+                    if p.requires_grad and not optimizer.state[p]:
+                        entry = {
+                            "step": torch.tensor(0.0, dtype=step_dtype),
+                            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+                        }
+                        if group.get("amsgrad"):
+                            entry["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                        optimizer.state[p] = entry
 
 
 class RunStateGuard(Callback):

@@ -7,6 +7,7 @@ the key (e.g. `data.shards[0].path`). This module imports no torch or composer, 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -32,15 +33,18 @@ class ShardSetConfig:
 class DataConfig:
     shards: list[ShardSetConfig]
     cache: str  # scratch folder for downloaded shards; never the published folder
-    max_tokens: int = 1024
-    max_patches: int = 1024
+    max_tokens: int = 1024  # token row length; a shard set rendered for longer rows is refused
+    max_patches: int = 1024  # patch row length; likewise
+    # The tokenizer the run expects (a tokenizer.model / tokenizer.json / directory): shard sets tokenized
+    # otherwise are refused. None: whatever tokenizer the shard sets share.
+    tokenizer: str | None = None
     num_workers: int = 0
     shuffle: bool = True
     num_canonical_nodes: int = 1
     epoch_size: int | None = None
     predownload: int | None = None
     cache_limit: str | None = None
-    validate_hash: str | None = None
+    validate_hash: str | None = "xxh64"  # every downloaded shard is hash-checked (null: off)
     pad_to_max: bool = False
 
 
@@ -213,8 +217,12 @@ def load_config(
     """YAML file (optional) + keyword data (merged on top) + `a.b=value` overrides -> TrainConfig."""
     raw: dict = {}
     if path is not None:
-        text = Path(path).read_text(encoding="utf-8")
-        raw = yaml.safe_load(text) or {}
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read the config ({e.strerror})") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML ({' '.join(str(e).split())})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
     raw.update(data)
@@ -225,8 +233,23 @@ def load_config(
     return cfg
 
 
+_DURATION = re.compile(r"^(\d+)(ba|ep|sp|tok)$")  # Composer's time strings that a run can be given
+
+
+def check_duration(key: str, value: Any, minimum: int = 1) -> None:
+    m = _DURATION.match(str(value))
+    if not m or int(m.group(1)) < minimum:
+        raise ConfigError(
+            f"{key}: {value!r} is not a duration like 100ba (batches), 2ep (epochs), 5000sp (samples) "
+            f"or 1000000tok (tokens), at least {minimum}"
+        )
+
+
 def validate(cfg: TrainConfig) -> None:
     """Cross-field checks that types alone cannot express."""
+    check_duration("max_duration", cfg.max_duration)
+    check_duration("save_interval", cfg.save_interval)
+    check_duration("scheduler.warmup", cfg.scheduler.warmup, minimum=0)
     if cfg.global_batch_size < 1:
         raise ConfigError(f"global_batch_size: must be >= 1, got {cfg.global_batch_size}")
     if not cfg.data.shards:

@@ -15,16 +15,20 @@ from composer.core import Callback, DataSpec
 from composer.devices import DeviceCPU, DeviceGPU
 from composer.utils import dist, reproducibility
 from torch.distributed.fsdp import FSDPModule
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from pixelgpt.dataset.collate import Collator
-from pixelgpt.dataset.streaming import PixelTextDataset, ShardSet, clean_stale_shared_memory
+from pixelgpt.dataset.streaming import PixelTextDataset, ShardSet, clean_stale_shared_memory, read_tokenizer
+from pixelgpt.dataset.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from pixelgpt.model import ModelConfig, PixelTextGPT
 from pixelgpt.train import report
 from pixelgpt.train.builders import build_callbacks, build_loggers, build_optimizer, build_scheduler
-from pixelgpt.train.callbacks import LossLog, ModalityMixer, RunStateGuard, read_loss_log
+from pixelgpt.train.callbacks import InitOptimizerState, LossLog, ModalityMixer, RunStateGuard, read_loss_log
+from pixelgpt.train.checkpoints import CheckpointError, repair_latest
 from pixelgpt.train.composer_model import ComposerPixelTextGPT
 from pixelgpt.train.config import ConfigError, TrainConfig, to_dict
+from pixelgpt.train.export import write_export
 from pixelgpt.train.mixture import VARIANT_MIXTURES, Mixture
 
 EXPORT_DIR = "export"
@@ -50,10 +54,62 @@ def model_config(cfg: TrainConfig, tokenizer: dict) -> ModelConfig:
                 "model.vocab_size: not given and the shard sets' meta.json names no tokenizer size"
             )
         fields["vocab_size"] = int(tokenizer["vocab_size"])
+    elif "vocab_size" in tokenizer and int(fields["vocab_size"]) != int(tokenizer["vocab_size"]):
+        raise ConfigError(
+            f"model.vocab_size: {fields['vocab_size']}, but the shard sets were tokenized with "
+            f"{tokenizer.get('name', '?')} ({tokenizer['vocab_size']} ids); re-render the shards with the "
+            "model's tokenizer, or drop model.vocab_size to take the shards'"
+        )
     try:
         return ModelConfig.paper(**fields) if preset == "paper" else ModelConfig.tiny(**fields)
     except ValueError as e:
         raise ConfigError(f"model.{e}") from e
+
+
+def check_shards(cfg: TrainConfig, dataset: PixelTextDataset) -> Tokenizer:
+    """The shard sets fit this run's rows and tokenizer; returns their tokenizer (for the export)."""
+    d = cfg.data
+    for what, theirs, ours in (("tokens", dataset.max_tokens, d.max_tokens),
+                               ("patches", dataset.max_patches, d.max_patches)):  # fmt: skip
+        if theirs > ours:
+            raise ConfigError(
+                f"data.max_{what}: the shard sets hold samples of up to {theirs} {what} (their meta.json), "
+                f"this run's rows only {ours}; set data.max_{what}={theirs}, or re-render with a budget "
+                f"of {ours}"
+            )
+    if d.tokenizer:
+        try:
+            expected = load_tokenizer(cfg.resolved(d.tokenizer))
+        except (FileNotFoundError, TokenizerError) as e:
+            raise ConfigError(f"data.tokenizer: {e}") from None
+        theirs = dataset.tokenizer
+        if expected.fingerprint() != theirs.get("fingerprint"):
+            raise ConfigError(
+                f"data.tokenizer: the shard sets were tokenized with {theirs.get('name')} "
+                f"({theirs.get('kind', '?')}, {theirs.get('vocab_size')} ids), not with {d.tokenizer} "
+                f"({expected.kind}, {expected.vocab_size} ids); re-render them with --tokenizer "
+                f"{d.tokenizer}, "
+                "or set data.tokenizer=null to train on the shards' own tokenizer"
+            )
+        return expected
+    return read_tokenizer(cfg.data.shards[0].path, cfg.resolved(d.cache))
+
+
+def freeze_unused(model: PixelTextGPT, weights: dict[str, int]) -> list[str]:
+    """Freeze the embedding and head of a modality the mixture never trains (PixelGPT's token embedding,
+    TextGPT's patch embedding): they get no optimizer state and DDP no unused parameters. Returns the
+    frozen modalities."""
+    used = {
+        "text": bool(weights["text"] or weights["pair"]),
+        "pixels": bool(weights["image"] or weights["pair"]),
+    }
+    frozen = []
+    for modality, modules in model.modality_modules().items():
+        if not used[modality]:
+            for m in modules:
+                m.requires_grad_(False)
+            frozen.append(modality)
+    return frozen
 
 
 def build_dataloader(cfg: TrainConfig, device_batch_size: int) -> tuple[PixelTextDataset, DataLoader]:
@@ -88,7 +144,8 @@ def train(cfg: TrainConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any
     then export the weights and draw the PNGs. Returns the summary (also in <output_dir>/summary.json).
 
     `callbacks` are extra Composer callbacks (tests use one to stop a run part-way)."""
-    model_config(cfg, {"vocab_size": 1})  # fail fast on a bad model section, before any shard is read
+    # fail fast on a bad model section, before any shard is read
+    model_config(cfg, {"vocab_size": cfg.model.get("vocab_size", 1)})
     if cfg.fsdp.enabled:
         os.environ["FSDP_VERSION"] = "2"  # composer's FSDP1 path is CUDA-only; FSDP2 runs on both
     device = DeviceGPU() if cfg.device == "gpu" else DeviceCPU()
@@ -132,9 +189,12 @@ def _fit(
     micro_bs: int,
     callbacks: Sequence[Callback],
 ) -> dict[str, Any]:
+    tokenizer = check_shards(cfg, dataset)
     mcfg = model_config(cfg, dataset.tokenizer)
-    model = ComposerPixelTextGPT(PixelTextGPT(mcfg))
     weights = mixture_weights(cfg)
+    plain_model = PixelTextGPT(mcfg)
+    freeze_unused(plain_model, weights)
+    model = ComposerPixelTextGPT(plain_model)
     mixer = ModalityMixer(Mixture(weights, seed=cfg.seed, microbatches_per_step=device_bs // micro_bs))
     loss_log = LossLog(mixer, os.path.join(out_dir, LOSS_LOG))
     guard = RunStateGuard(
@@ -160,6 +220,12 @@ def _fit(
         algorithms.append(GradientClipping(clipping_type="norm", clipping_threshold=cfg.optimizer.grad_clip))
 
     clear_remote_mirror(save_folder)
+    if save_folder and cfg.autoresume and dist.get_global_rank() == 0:
+        try:
+            repair_latest(save_folder)
+        except CheckpointError as e:
+            raise ConfigError(f"save_folder: {e}") from None
+    dist.barrier()
     trainer = Trainer(
         model=model,
         train_dataloader=DataSpec(loader),
@@ -168,7 +234,13 @@ def _fit(
         schedulers=build_scheduler(cfg.scheduler),
         step_schedulers_every_batch=True,
         algorithms=algorithms,
-        callbacks=[*build_callbacks(cfg.logging, cfg.device), loss_log, guard, *callbacks],
+        callbacks=[
+            *build_callbacks(cfg.logging, cfg.device),
+            InitOptimizerState(),
+            loss_log,
+            guard,
+            *callbacks,
+        ],
         loggers=build_loggers(cfg.logging, out_dir),
         device=device,
         precision=cfg.precision,
@@ -190,7 +262,7 @@ def _fit(
     )
     try:
         trainer.fit()
-        return finish(cfg, trainer, dataset, mcfg, out_dir, resumed_from=loss_log.resumed_from)
+        return finish(cfg, trainer, dataset, mcfg, tokenizer, out_dir, resumed_from=loss_log.resumed_from)
     finally:
         trainer.close()
         clear_remote_mirror(save_folder)
@@ -221,12 +293,15 @@ def finish(
     trainer: Trainer,
     dataset: PixelTextDataset,
     mcfg: ModelConfig,
+    tokenizer: Tokenizer,
     out_dir: str,
     resumed_from: int,
 ) -> dict:
-    """Export (full weights gathered from all ranks), then on rank 0: loss curves, rollouts, summary."""
+    """Export (full weights gathered from all ranks, the tokenizer's files, the renderer config of the
+    shards), then on rank 0: loss curves, rollouts, summary."""
     export_dir = os.path.join(out_dir, EXPORT_DIR)
-    inner = trainer.state.model.model
+    wrapped = trainer.state.model
+    inner = (wrapped.module if isinstance(wrapped, DistributedDataParallel) else wrapped).model
     if cfg.fsdp.enabled:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
@@ -240,7 +315,7 @@ def finish(
     if dist.get_global_rank() == 0:
         plain = PixelTextGPT(mcfg)
         plain.load_state_dict(state, strict=True)
-        plain.save_pretrained(export_dir)
+        write_export(export_dir, plain, tokenizer, dataset.metas[0]["renderer"])
         records = read_loss_log(os.path.join(out_dir, LOSS_LOG))
         summary = {
             "run_name": cfg.run_name,

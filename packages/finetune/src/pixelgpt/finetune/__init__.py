@@ -1,0 +1,1 @@
+"""pixelgpt.finetune: fine-tuning and evaluation of pretrained variants (GLUE, XNLI, HatemojiBuild)."""
