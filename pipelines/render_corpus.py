@@ -82,7 +82,7 @@ def build_config(args: argparse.Namespace) -> JobConfig:
 
 def under_ray_job() -> bool:
     """`ray job submit --working-dir` runs the driver inside Ray's unpacked copy of the working folder."""
-    return "working_dir_files" in os.getcwd().split(os.sep) or "RAY_JOB_SUBMISSION_ID" in os.environ
+    return "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ or "working_dir_files" in os.getcwd().split(os.sep)
 
 
 def resolve_output(data: dict) -> dict:

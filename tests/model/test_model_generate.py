@@ -1,11 +1,9 @@
 """Patch rollout (de-normalisation arithmetic) and the rollout PNG."""
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from pixelgpt.model import ModelConfig, PixelTextGPT, draw_rollout, generate_patches
+from pixelgpt.model import ModelConfig, PixelTextGPT, generate_patches
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +36,3 @@ def test_a_zero_prediction_becomes_the_reference_patch_mean(model):
     assert torch.all(out == 128)  # the previous patch is uniform 128: mean 128, std ~0
     with pytest.raises(ValueError, match="denorm"):
         generate_patches(silent, prompt, 1, denorm="mean")
-
-
-def test_draw_rollout_png(tmp_path):
-    prompt = np.full((3, 16, 16, 3), 255, dtype=np.uint8)
-    prompt[1, 4:9, 2:5] = (10, 20, 30)
-    predicted = np.zeros((2, 16, 16, 3), dtype=np.float32)  # float in [0, 1] is accepted too
-    path = draw_rollout(prompt, predicted, tmp_path / "out" / "rollout.png", target=prompt[:2], scale=2)
-    image = np.asarray(Image.open(path))
-    assert image.shape == (2 * 20 * 2, 5 * 16 * 2, 3)  # 2 rows of (16 px strip + 4 px band), x2
-    assert tuple(image[2 * 6, 2 * (16 + 3)]) == (10, 20, 30)  # prompt pixel (row 6, column 16+3)
-    assert tuple(image[2 * 5, 2 * 50]) == (0, 0, 0)  # predicted patch
-    assert tuple(image[2 * 17, 2 * 10]) == (160, 160, 160) and tuple(image[2 * 17, 2 * 60]) == (220, 30, 30)
-    assert tuple(image[2 * 25, 2 * 60]) == (255, 255, 255)  # row 2 = true continuation (white)

@@ -5,9 +5,11 @@ import json
 import os
 import shutil
 
+import numpy as np
 from PIL import Image
 
-from pixelgpt.dataset.inspect import inspect, main
+from pixelgpt.dataset.inspect import TOKEN_COLOURS, inspect, main
+from pixelgpt.renderer.pictures import LABEL
 
 
 def test_counts_hashes_and_strips(clean, tmp_path):
@@ -27,7 +29,10 @@ def test_counts_hashes_and_strips(clean, tmp_path):
     pngs = sorted(os.listdir(tmp_path / "png"))
     assert pngs == ["sample-00000.png", "sample-00001.png", "sample-00002.png"]
     img = Image.open(tmp_path / "png" / pngs[0])
-    assert img.height == (16 + 6) * 2 and img.width % 32 == 0
+    assert img.width == 64 * 16 * 2 or img.width % 32 == 0  # rows of up to 64 patches, scale 2
+    pixels = np.asarray(img.convert("RGB"))
+    band = pixels[LABEL + 16 * 2 + 2]  # the token band under the first line of the strip
+    assert (band == TOKEN_COLOURS[0]).all(axis=-1).any() and (band == TOKEN_COLOURS[1]).all(axis=-1).any()
 
 
 def test_a_corrupt_shard_is_named(clean, tmp_path, capsys):

@@ -12,6 +12,7 @@ import pytest
 from composer.core import Callback
 from PIL import Image
 
+from pixelgpt.renderer.pictures import BAND, GAP, LABEL
 from pixelgpt.train.mixture import VARIANT_MIXTURES, Mixture
 from pixelgpt.train.trainer import train
 
@@ -64,7 +65,8 @@ def test_each_variant_learns(variant, tiny_cfg):
             width, height = (
                 im.size
             )  # 8 context + up to 16 generated patches, scale 4; prediction + truth rows
-            assert height == 2 * 20 * 4 and width % 64 == 0 and 16 * 9 * 4 <= width <= 16 * 24 * 4
+            row = LABEL + (16 + BAND + GAP) * 4
+            assert height == 2 * row + LABEL + 4 and width % 64 == 0 and 16 * 9 * 4 <= width <= 16 * 24 * 4
 
 
 def test_resume_equals_uninterrupted(tiny_cfg, tmp_path):

@@ -69,22 +69,49 @@ def script_of(text: str) -> str:
     return counts.most_common(1)[0][0] if counts else "NONE"
 
 
-def strip_png(sample: schema.Sample, path: str, scale: int = 2) -> None:
-    """The sample's patches as one strip, with a band under it marking each token's patch range in
-    alternating colours (token boundaries)."""
-    from PIL import Image
+TOKEN_COLOURS = [(220, 40, 40), (40, 90, 220)]
+LEGEND = (
+    "under each strip: its tokens, alternately red and blue, under the characters they cover "
+    "(grey ticks: patch boundaries; rows of 64 patches)"
+)
 
-    n = sample.num_patches
-    strip = np.ascontiguousarray(sample.patches).transpose(1, 0, 2, 3).reshape(16, n * 16, 3)
-    band = np.full((6, n * 16, 3), 255, dtype=np.uint8)
-    colours = [(220, 40, 40), (40, 90, 220)]
-    for i, (a, b) in enumerate(sample.token_patches.tolist()):
-        if b > a:
-            row = 1 + (i % 2) * 3
-            band[row : row + 2, a * 16 : b * 16] = colours[i % 2]
-            band[:, a * 16] = (0, 0, 0)
-    img = np.concatenate([strip, band], axis=0)
-    Image.fromarray(img).resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST).save(path)
+
+def token_marks(sample: schema.Sample, tokenizer, renderer) -> list[tuple[int, int, tuple[int, int, int]]]:
+    """Pixel spans of the sample's tokens at character level: the x-range of the characters each token
+    covers (the renderer's character extents, the text starting 2 px into the strip). Special tokens cover no
+    character and get no mark. Without a tokenizer or renderer: the stored patch ranges."""
+    if tokenizer is None or renderer is None:
+        return [
+            (a * schema.PATCH, b * schema.PATCH, TOKEN_COLOURS[i % 2])
+            for i, (a, b) in enumerate(sample.token_patches.tolist())
+            if b > a
+        ]
+    ids, offsets = tokenizer.encode(sample.text)
+    ext = renderer.char_extents(sample.text)
+    marks = []
+    for i, (s, e) in enumerate(offsets.tolist()):
+        if e > s:
+            x0, x1 = float(ext[s:e, 0].min()), float(ext[s:e, 1].max())
+            marks.append(
+                (int(round(x0)) + 2, max(int(round(x1)) + 2, int(round(x0)) + 3), TOKEN_COLOURS[i % 2])
+            )
+    return marks
+
+
+def strip_png(sample: schema.Sample, path: str, tokenizer=None, renderer=None, scale: int = 2) -> None:
+    """The sample's strip, wrapped into rows of 64 patches, labelled, with its tokens marked under it."""
+    from pixelgpt.renderer.pictures import Row, rows_png
+
+    label = (
+        f"{sample.source} {sample.doc_id} chunk {sample.chunk}: {sample.num_patches} patches, "
+        f"{len(sample.tokens)} tokens"
+    )
+    rows_png(
+        [Row(label, sample.patches, token_marks(sample, tokenizer, renderer))],
+        path,
+        scale=scale,
+        legend=LEGEND,
+    )
 
 
 def inspect(root: str, show: int = 0, out: str | None = None, tofu: bool = False, file=None) -> int:
@@ -121,14 +148,21 @@ def inspect(root: str, show: int = 0, out: str | None = None, tofu: bool = False
     per_source: dict[str, Counter] = defaultdict(Counter)
     patches, tokens = [], []
     tofu_by_script: dict[str, Counter] = defaultdict(Counter)
-    renderer = None
-    if tofu:
+    renderer = tokenizer = None
+    if tofu or show:
         from pixelgpt.renderer import Renderer, RendererConfig
 
         renderer = Renderer(RendererConfig(**meta["renderer"])) if meta else Renderer(RendererConfig())
     if show:
         os.makedirs(out or ".", exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pixelgpt-inspect-") as cache:
+        if show and meta:
+            from pixelgpt.dataset.streaming import read_tokenizer
+
+            try:
+                tokenizer = read_tokenizer(root, cache)
+            except FileNotFoundError:
+                tokenizer = None  # the token marks fall back to the stored patch ranges
         for i, s in enumerate(iter_samples(root, cache)):
             per_source[s.source]["samples"] += 1
             per_source[s.source]["patches"] += s.num_patches
@@ -136,8 +170,8 @@ def inspect(root: str, show: int = 0, out: str | None = None, tofu: bool = False
             patches.append(s.num_patches)
             tokens.append(len(s.tokens))
             if i < show:
-                strip_png(s, os.path.join(out or ".", f"sample-{i:05d}.png"))
-            if renderer is not None:
+                strip_png(s, os.path.join(out or ".", f"sample-{i:05d}.png"), tokenizer, renderer)
+            if tofu:
                 c = tofu_by_script[script_of(s.text)]
                 c["tofu"] += renderer.render(s.text).tofu
                 c["chars"] += len(s.text)

@@ -105,6 +105,10 @@ class JobConfig:
                 )
         if not isinstance(self.output, str) or not self.output:
             raise ConfigError("output: want a folder or s3://bucket/prefix")
+        if storage.is_fsspec(self.output):
+            raise ConfigError(
+                f"output: {self.output!r}: shard sets go to a local folder or s3://bucket/prefix"
+            )
         for key, low in (
             ("max_patches", 2),
             ("max_tokens", 1),

@@ -167,7 +167,10 @@ class SentencePieceTokenizer(Tokenizer):
         self.sha256 = _sha256(path)
 
     def _encode_plain(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        proto = self._sp.encode(text, return_type="proto")
+        try:  # sentencepiece 0.2.0: begin/end of each piece in characters of `text`
+            proto, in_bytes = self._sp.encode(text, out_type="immutable_proto"), False
+        except ValueError:  # sentencepiece >= 0.2.1: return_type="proto", offsets in UTF-8 bytes
+            proto, in_bytes = self._sp.encode(text, return_type="proto"), True
         n = len(proto.pieces)
         ids = np.fromiter((p.id for p in proto.pieces), dtype=np.int32, count=n)
         begin = np.fromiter((p.begin for p in proto.pieces), dtype=np.int64, count=n)
@@ -177,9 +180,11 @@ class SentencePieceTokenizer(Tokenizer):
         for i in range(n - 2, -1, -1):
             if begin[i] == end[i] and begin[i + 1] == begin[i] and self._sp.is_byte(int(ids[i])):
                 end[i] = end[i + 1]
-        # SentencePiece reports UTF-8 byte offsets of the input; map them to characters. starts_before[b] =
-        # characters starting in the first b bytes: the exclusive end of a range ending at byte b, and (minus
-        # one, taken at b + 1) the character that holds byte b.
+        if not in_bytes:
+            return ids, np.stack([begin, end], axis=1).astype(np.int32).reshape(-1, 2)
+        # Byte offsets -> characters. starts_before[b] = characters starting in the first b bytes: the
+        # exclusive end of a range ending at byte b, and (minus one, taken at b + 1) the character that holds
+        # byte b.
         data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
         starts_before = np.concatenate([[0], np.cumsum((data & 0xC0) != 0x80)]).astype(np.int64)
         first = np.where(begin < len(data), starts_before[np.minimum(begin + 1, len(data))] - 1, len(text))

@@ -1,7 +1,7 @@
 """pixelgpt.model: one Llama-style decoder over pixels and text (TextGPT, PixelGPT, MonoGPT, DualGPT)."""
 
 from pixelgpt.model.config import ConfigError, ModelConfig
-from pixelgpt.model.generate import draw_rollout, generate_patches
+from pixelgpt.model.generate import generate_patches
 from pixelgpt.model.layers import Block
 from pixelgpt.model.model import ModelOutput, PixelTextGPT
 
@@ -11,6 +11,5 @@ __all__ = [
     "ModelConfig",
     "ModelOutput",
     "PixelTextGPT",
-    "draw_rollout",
     "generate_patches",
 ]

@@ -1,4 +1,4 @@
-"""Autoregressive next-patch rollout and a PNG that shows prompt, prediction and (optionally) the truth.
+"""Autoregressive next-patch rollout (drawing it is the trainer's job: pixelgpt.train.report).
 
 The pixel head predicts a per-patch-normalised patch, so a prediction is brought back to pixel values with the
 mean and standard deviation of a reference patch: the prompt's last patch ("prompt_last", stable) or the patch
@@ -8,12 +8,9 @@ single forward pass (paper-spec.md §3.6).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 import torch
-from PIL import Image
 
 from pixelgpt.model.losses import NPP_EPS
 
@@ -60,50 +57,3 @@ def generate_patches(
     gen = torch.cat(out, dim=1) if out else seq[:, :0]
     gen = (gen * 255.0).round().to(torch.uint8)
     return gen[0] if single else gen
-
-
-def strip(patches: np.ndarray) -> np.ndarray:
-    """(n,16,16,3) -> (16, 16n, 3): patches side by side, left to right."""
-    n, p, _, c = patches.shape
-    return patches.transpose(1, 0, 2, 3).reshape(p, n * p, c)
-
-
-def draw_rollout(
-    prompt: np.ndarray | torch.Tensor,
-    predicted: np.ndarray | torch.Tensor,
-    path: str | Path,
-    target: np.ndarray | torch.Tensor | None = None,
-    scale: int = 4,
-) -> Path:
-    """Write a PNG: row 1 = prompt + prediction, row 2 (if target given) = prompt + true continuation.
-
-    Each row is (n_prompt + k) patches wide; under it a band 4 px (x scale) high is grey below the prompt and
-    red below the generated (or true) continuation. Size: width 16(n+k)*scale, height rows*20*scale.
-    """
-    prompt, predicted = _as_uint8(prompt), _as_uint8(predicted)
-    rows = [np.concatenate([prompt, predicted])]
-    if target is not None:
-        target = _as_uint8(target)
-        if target.shape != predicted.shape:
-            raise ValueError(f"target: want shape {predicted.shape} like predicted, got {target.shape}")
-        rows.append(np.concatenate([prompt, target]))
-    p = prompt.shape[1]
-    band = np.empty((4, p * rows[0].shape[0], 3), dtype=np.uint8)
-    band[:, : p * prompt.shape[0]] = (160, 160, 160)
-    band[:, p * prompt.shape[0] :] = (220, 30, 30)
-    image = np.concatenate([np.concatenate([strip(r), band]) for r in rows])
-    image = image.repeat(scale, axis=0).repeat(scale, axis=1)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
-    return path
-
-
-def _as_uint8(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    if x.ndim != 4 or x.shape[1] != x.shape[2] or x.shape[3] not in (1, 3):
-        raise ValueError(f"patches: want (n, p, p, 3), got {x.shape}")
-    if x.dtype != np.uint8:
-        x = (np.clip(x, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-    return np.broadcast_to(x, (*x.shape[:3], 3)).copy()

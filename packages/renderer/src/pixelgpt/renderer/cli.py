@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pixelgpt.renderer.config import RendererConfig
+from pixelgpt.renderer.pictures import strip_image
 from pixelgpt.renderer.renderer import Renderer
 from pixelgpt.renderer.rendering import Rendering
 
@@ -23,7 +24,7 @@ def preview(enc: Rendering, scale: int = 4, per_row: int = 32) -> Image.Image:
     """The strip at 1x on top; below, the patches scaled up, per_row to a row, with boundaries drawn."""
     n, p, _, c = enc.patches.shape
     patches = enc.patches if c == 3 else np.repeat(enc.patches, 3, axis=-1)
-    strip = Image.fromarray(patches.transpose(1, 0, 2, 3).reshape(p, n * p, 3))
+    strip = Image.fromarray(strip_image(patches))
     rows = -(-n // per_row)
     cell = p * scale + 1
     grid = Image.new("RGB", (min(n, per_row) * cell + 1, rows * cell + 1), (230, 230, 230))

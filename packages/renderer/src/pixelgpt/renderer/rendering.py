@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pixelgpt.renderer.pictures import patches_to_strip
+
 
 @dataclass(frozen=True, eq=False)
 class Rendering:
@@ -31,5 +33,4 @@ class Rendering:
     @property
     def strip(self) -> np.ndarray:
         """The strip as one image, (P, n * P, C)."""
-        n, p, _, c = self.patches.shape
-        return self.patches.transpose(1, 0, 2, 3).reshape(p, n * p, c)
+        return patches_to_strip(self.patches)

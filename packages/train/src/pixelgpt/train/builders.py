@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 from composer.callbacks import LRMonitor, MemoryMonitor, SpeedMonitor
@@ -37,7 +38,8 @@ def build_scheduler(cfg: SchedulerConfig) -> ComposerScheduler:
     return ConstantWithWarmupScheduler(t_warmup=cfg.warmup)
 
 
-def build_loggers(cfg: LoggingConfig, output_dir: str) -> list[LoggerDestination]:
+def build_loggers(cfg: LoggingConfig, output_dir: str, run_name: str) -> list[LoggerDestination]:
+    """TensorBoard, Composer's file log, W&B and MLflow: Composer's own logger destinations."""
     loggers: list[LoggerDestination] = []
     if cfg.tensorboard:
         loggers.append(TensorboardLogger(log_dir=os.path.join(output_dir, "tensorboard"), flush_interval=10))
@@ -45,7 +47,32 @@ def build_loggers(cfg: LoggingConfig, output_dir: str) -> list[LoggerDestination
         loggers.append(
             FileLogger(filename=os.path.join(output_dir, "logs", "rank{rank}.txt"), flush_interval=10)
         )
+    if cfg.wandb.enabled:
+        from composer.loggers import WandBLogger
+
+        loggers.append(
+            WandBLogger(
+                project=cfg.wandb.project,
+                entity=cfg.wandb.entity,
+                name=run_name,
+                init_kwargs={"mode": cfg.wandb.mode, "dir": output_dir},
+                log_artifacts=False,
+            )
+        )
+    if cfg.mlflow.enabled:
+        from composer.loggers import MLFlowLogger
+
+        uri = cfg.mlflow.tracking_uri.replace("{output_dir}", output_dir)
+        if "://" not in uri:  # a local file store: MLflow wants a file:// URI of an absolute path
+            uri = "file://" + os.path.abspath(uri)
+        loggers.append(
+            MLFlowLogger(experiment_name=cfg.mlflow.experiment, run_name=run_name, tracking_uri=uri)
+        )
     return loggers
+
+
+def show_progress_bar(cfg: LoggingConfig) -> bool:
+    return cfg.progress_bar == "on" or (cfg.progress_bar == "auto" and sys.stderr.isatty())
 
 
 def build_callbacks(cfg: LoggingConfig, device: str) -> list[Callback]:

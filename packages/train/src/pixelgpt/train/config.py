@@ -49,6 +49,17 @@ class DataConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Validation during pretraining: the trained modalities' losses on held-out shard sets (render them from
+    held-out documents, e.g. the corpora's validation files, so that no document is in both)."""
+
+    shards: list[ShardSetConfig] = field(default_factory=list)  # held-out sets; empty: no evaluation
+    interval: str = "500ba"  # evaluate every this many batches (and at the end)
+    batches: int | None = None  # batches per evaluation; None: the whole held-out sets
+    batch_size: int | None = None  # per device; None: the training per-device batch
+
+
+@dataclass
 class MixtureConfig:
     text: int = 0
     image: int = 0
@@ -81,13 +92,32 @@ class FsdpConfig:
 
 
 @dataclass
+class WandbConfig:
+    enabled: bool = False  # Weights & Biases through Composer's WandBLogger
+    project: str = "pixelgpt"  # the W&B project
+    entity: str | None = None  # the W&B team or user (None: the account's default)
+    mode: Literal["offline", "online"] = "offline"  # offline: files under <output_dir>/wandb, no network
+    # (upload later with `wandb sync`); online needs WANDB_API_KEY
+
+
+@dataclass
+class MlflowConfig:
+    enabled: bool = False  # MLflow through Composer's MLFlowLogger
+    tracking_uri: str = "{output_dir}/mlruns"  # a local file store (default) or an MLflow server's URL
+    experiment: str = "pixelgpt"  # the MLflow experiment name
+
+
+@dataclass
 class LoggingConfig:
-    tensorboard: bool = True
-    file: bool = True
-    console_interval: str = "10ba"
-    speed_window: int = 10
-    memory_monitor: bool = False
+    tensorboard: bool = True  # TensorBoard event files under <output_dir>/tensorboard
+    file: bool = True  # Composer's text log under <output_dir>/logs/rank{rank}.txt
+    console_interval: str = "10ba"  # one console line per this many batches (when no progress bar)
+    progress_bar: Literal["auto", "on", "off"] = "auto"  # Composer's progress bar; auto: on for a terminal
+    speed_window: int = 10  # batches averaged by the throughput (and MFU) monitor
+    memory_monitor: bool = False  # GPU memory per step (GPUs only)
     peak_flops_per_device: float | None = None  # for MFU where composer cannot detect the accelerator
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
 
 @dataclass
@@ -107,6 +137,7 @@ class TrainConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     fsdp: FsdpConfig = field(default_factory=FsdpConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     save_folder: str | None = None  # local folder or s3://...; {run_name} is filled in
     save_interval: str = "1000ba"
     save_num_checkpoints_to_keep: int = -1
@@ -250,6 +281,15 @@ def validate(cfg: TrainConfig) -> None:
     check_duration("max_duration", cfg.max_duration)
     check_duration("save_interval", cfg.save_interval)
     check_duration("scheduler.warmup", cfg.scheduler.warmup, minimum=0)
+    check_duration("eval.interval", cfg.eval.interval)
+    for key in ("batches", "batch_size"):
+        if getattr(cfg.eval, key) is not None and getattr(cfg.eval, key) < 1:
+            raise ConfigError(f"eval.{key}: must be >= 1 (or null)")
+    if not str(cfg.logging.console_interval).endswith("ba"):
+        raise ConfigError(
+            f"logging.console_interval: want batches like 10ba, got {cfg.logging.console_interval!r}"
+        )
+    check_duration("logging.console_interval", cfg.logging.console_interval)
     if cfg.global_batch_size < 1:
         raise ConfigError(f"global_batch_size: must be >= 1, got {cfg.global_batch_size}")
     if not cfg.data.shards:

@@ -3,6 +3,7 @@
     <dir>/model.safetensors, config.json   the weights and the ModelConfig (PixelTextGPT.save_pretrained)
     <dir>/tokenizer.json | tokenizer.model, tokenizer_config.json, ...   the tokenizer, as Hub repos ship it
     <dir>/renderer_config.json             the RendererConfig the model's strips were rendered with
+    <dir>/training.json                    what it was trained on: variant, modalities (ours only)
 
     write_export(dir, model, tokenizer, renderer_config)
     export = read_export(dir)    # .model, .tokenizer, .renderer_config (RendererConfig), .path
@@ -22,6 +23,7 @@ from pixelgpt.model import PixelTextGPT
 from pixelgpt.renderer import RendererConfig
 
 RENDERER_CONFIG = "renderer_config.json"
+TRAINING = "training.json"
 
 
 @dataclass
@@ -30,12 +32,18 @@ class Export:
     model: PixelTextGPT
     tokenizer: Tokenizer
     renderer_config: RendererConfig
+    training: dict  # {"variant": ..., "modalities": [...]}; {} for a converted release
 
 
 def write_export(
-    directory: str, model: PixelTextGPT, tokenizer: Tokenizer, renderer_config: RendererConfig | dict
+    directory: str,
+    model: PixelTextGPT,
+    tokenizer: Tokenizer,
+    renderer_config: RendererConfig | dict,
+    training: dict | None = None,
 ) -> str:
-    """Weights + model config, the tokenizer's files and the renderer config into `directory`."""
+    """Weights + model config, the tokenizer's files, the renderer config (and what the model was trained on)
+    into `directory`."""
     model.save_pretrained(directory)
     tokenizer.save(directory)
     rcfg = (
@@ -46,6 +54,10 @@ def write_export(
     with open(os.path.join(directory, RENDERER_CONFIG), "w", encoding="utf-8") as f:
         json.dump(rcfg.to_dict(), f, indent=2, sort_keys=True)
         f.write("\n")
+    if training is not None:
+        with open(os.path.join(directory, TRAINING), "w", encoding="utf-8") as f:
+            json.dump(training, f, indent=2, sort_keys=True)
+            f.write("\n")
     return directory
 
 
@@ -63,4 +75,8 @@ def read_export(directory: str, device: str = "cpu") -> Export:
         raise FileNotFoundError(f"export {directory!r}: no such directory")
     model = PixelTextGPT.from_pretrained(directory, device=device)
     tokenizer = load_tokenizer(directory)
-    return Export(directory, model, tokenizer, read_renderer_config(directory))
+    training = {}
+    if os.path.isfile(os.path.join(directory, TRAINING)):
+        with open(os.path.join(directory, TRAINING), encoding="utf-8") as f:
+            training = json.load(f)
+    return Export(directory, model, tokenizer, read_renderer_config(directory), training)

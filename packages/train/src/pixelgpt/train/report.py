@@ -8,7 +8,8 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from pixelgpt.model import PixelTextGPT, draw_rollout, generate_patches
+from pixelgpt.model import PixelTextGPT, generate_patches
+from pixelgpt.renderer.pictures import Row, rows_png
 
 MODALITY_COLORS = {"text": "tab:blue", "image": "tab:orange", "pair": "tab:green"}
 
@@ -31,8 +32,13 @@ def loss_summary(records: list[dict], window: int = 5) -> dict[str, dict[str, fl
     return out
 
 
-def plot_losses(records: list[dict], path: str, title: str) -> str:
-    """Loss per micro-batch against the step, one series per modality (pair: text + pixel loss)."""
+# held-out metric -> the training series it is comparable with
+HELDOUT_SERIES = {"TextCrossEntropy": "text", "ImageMSE": "image"}
+
+
+def plot_losses(records: list[dict], path: str, title: str, evals: list[dict] | None = None) -> str:
+    """Loss per micro-batch against the step, one series per modality (pair: text + pixel loss); held-out
+    evaluations as large markers in the colour of their modality."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,6 +51,19 @@ def plot_losses(records: list[dict], path: str, title: str) -> str:
     for modality, points in sorted(by_mod.items()):
         steps, losses = zip(*sorted(points))
         ax.plot(steps, losses, ".-", ms=3, lw=1, label=modality, color=MODALITY_COLORS.get(modality))
+    for metric, modality in HELDOUT_SERIES.items():
+        points = [(e["step"], e[metric]) for e in evals or () if metric in e]
+        if points:
+            steps, values = zip(*points)
+            ax.plot(
+                steps,
+                values,
+                "D--",
+                ms=6,
+                lw=1,
+                color=MODALITY_COLORS[modality],
+                label=f"{modality} (held out)",
+            )
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
     ax.set_yscale("log")
@@ -56,6 +75,25 @@ def plot_losses(records: list[dict], path: str, title: str) -> str:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+GREY, RED, GREEN = (150, 150, 150), (220, 30, 30), (30, 160, 60)
+ROLLOUT_LEGEND = (
+    "grey band: the prompt; red: the model's continuation, one patch at a time; green: the true continuation"
+)
+
+
+def draw_rollout(prompt: np.ndarray, predicted: np.ndarray, path: str, truth: np.ndarray | None = None,
+                 scale: int = 4) -> str:  # fmt: skip
+    """A labelled PNG: prompt + prediction, and under it prompt + truth when given."""
+    p = prompt.shape[1]
+    n, k = len(prompt), len(predicted)
+    rows = [Row(f"prompt ({n} patches) + prediction ({k})", np.concatenate([prompt, predicted]),
+                [(0, n * p, GREY), (n * p, (n + k) * p, RED)])]  # fmt: skip
+    if truth is not None:
+        rows.append(Row(f"prompt + truth ({len(truth)})", np.concatenate([prompt, truth]),
+                        [(0, n * p, GREY), (n * p, (n + len(truth)) * p, GREEN)]))  # fmt: skip
+    return str(rows_png(rows, path, scale=scale, legend=ROLLOUT_LEGEND))
 
 
 def draw_rollouts(
@@ -71,8 +109,7 @@ def draw_rollouts(
         k = min(max_new, n - ctx)
         if k < 1:
             continue
-        prompt = torch.from_numpy(patches[:ctx])
-        predicted = generate_patches(model, prompt, k)
-        paths.append(str(draw_rollout(prompt, predicted, os.path.join(out_dir, f"rollout-{i}.png"),
-                                      target=patches[ctx : ctx + k])))  # fmt: skip
+        predicted = generate_patches(model, torch.from_numpy(patches[:ctx]), k).numpy()
+        path = os.path.join(out_dir, f"rollout-{i}.png")
+        paths.append(draw_rollout(patches[:ctx], predicted, path, truth=patches[ctx : ctx + k]))
     return paths

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from composer import Trainer
-from composer.core import Callback, DataSpec
+from composer.core import Callback, DataSpec, Evaluator
 from composer.devices import DeviceCPU, DeviceGPU
 from composer.utils import dist, reproducibility
 from torch.distributed.fsdp import FSDPModule
@@ -23,8 +23,22 @@ from pixelgpt.dataset.streaming import PixelTextDataset, ShardSet, clean_stale_s
 from pixelgpt.dataset.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from pixelgpt.model import ModelConfig, PixelTextGPT
 from pixelgpt.train import report
-from pixelgpt.train.builders import build_callbacks, build_loggers, build_optimizer, build_scheduler
-from pixelgpt.train.callbacks import InitOptimizerState, LossLog, ModalityMixer, RunStateGuard, read_loss_log
+from pixelgpt.train.builders import (
+    build_callbacks,
+    build_loggers,
+    build_optimizer,
+    build_scheduler,
+    show_progress_bar,
+)
+from pixelgpt.train.callbacks import (
+    ConsoleLine,
+    EvalLog,
+    InitOptimizerState,
+    LossLog,
+    ModalityMixer,
+    RunStateGuard,
+    read_loss_log,
+)
 from pixelgpt.train.checkpoints import CheckpointError, repair_latest
 from pixelgpt.train.composer_model import ComposerPixelTextGPT
 from pixelgpt.train.config import ConfigError, TrainConfig, to_dict
@@ -33,6 +47,7 @@ from pixelgpt.train.mixture import VARIANT_MIXTURES, Mixture
 
 EXPORT_DIR = "export"
 LOSS_LOG = "losses.jsonl"
+EVAL_LOG = "evals.jsonl"
 LOSS_PNG = "losses.png"
 SUMMARY = "summary.json"
 
@@ -139,6 +154,30 @@ def build_dataloader(cfg: TrainConfig, device_batch_size: int) -> tuple[PixelTex
     return dataset, loader
 
 
+def build_eval_dataloader(
+    cfg: TrainConfig, device_batch_size: int
+) -> tuple[PixelTextDataset, DataLoader] | None:
+    """The held-out sets of `eval.shards` in a fixed order (every evaluation sees the same samples)."""
+    if not cfg.eval.shards:
+        return None
+    d, batch = cfg.data, cfg.eval.batch_size or device_batch_size
+    dataset = PixelTextDataset(
+        [ShardSet(s.path, s.proportion) for s in cfg.eval.shards],
+        cache=os.path.join(cfg.resolved(d.cache), "heldout"),
+        batch_size=batch,
+        validate_hash=d.validate_hash,
+        shuffle=False,
+        num_canonical_nodes=d.num_canonical_nodes,
+    )
+    if dataset.max_tokens > d.max_tokens or dataset.max_patches > d.max_patches:
+        raise ConfigError(
+            f"eval.shards: the held-out sets hold samples of up to {dataset.max_tokens} tokens / "
+            f"{dataset.max_patches} patches, more than this run's rows ({d.max_tokens} / {d.max_patches})"
+        )
+    collate = Collator(max_tokens=d.max_tokens, max_patches=d.max_patches, pad_to_max=d.pad_to_max)
+    return dataset, DataLoader(dataset, batch_size=batch, collate_fn=collate, num_workers=0, drop_last=False)
+
+
 def train(cfg: TrainConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
     """Train `cfg` to its max_duration (resuming from save_folder when a checkpoint of run_name is there),
     then export the weights and draw the PNGs. Returns the summary (also in <output_dir>/summary.json).
@@ -170,12 +209,15 @@ def train(cfg: TrainConfig, callbacks: Sequence[Callback] = ()) -> dict[str, Any
             json.dump(to_dict(cfg), f, indent=2, sort_keys=True)
 
     dataset, loader = build_dataloader(cfg, device_bs)
+    heldout = build_eval_dataloader(cfg, device_bs)
     try:
-        return _fit(cfg, dataset, loader, out_dir, device, device_bs, micro_bs, callbacks)
+        return _fit(cfg, dataset, loader, heldout, out_dir, device, device_bs, micro_bs, callbacks)
     finally:
         # Free the cache folders now, so a later run in this process (a relaunch, a test) can use them.
         dataset.release()
-        del dataset, loader
+        if heldout is not None:
+            heldout[0].release()
+        del dataset, loader, heldout
         gc.collect()
 
 
@@ -183,6 +225,7 @@ def _fit(
     cfg: TrainConfig,
     dataset: PixelTextDataset,
     loader: DataLoader,
+    heldout: tuple[PixelTextDataset, DataLoader] | None,
     out_dir: str,
     device: Any,
     device_bs: int,
@@ -194,9 +237,11 @@ def _fit(
     weights = mixture_weights(cfg)
     plain_model = PixelTextGPT(mcfg)
     freeze_unused(plain_model, weights)
-    model = ComposerPixelTextGPT(plain_model)
-    mixer = ModalityMixer(Mixture(weights, seed=cfg.seed, microbatches_per_step=device_bs // micro_bs))
+    mixture = Mixture(weights, seed=cfg.seed, microbatches_per_step=device_bs // micro_bs)
+    model = ComposerPixelTextGPT(plain_model, mixture.modalities)
+    mixer = ModalityMixer(mixture)
     loss_log = LossLog(mixer, os.path.join(out_dir, LOSS_LOG))
+    eval_log = [EvalLog(os.path.join(out_dir, EVAL_LOG))] if heldout else []
     guard = RunStateGuard(
         num_canonical_nodes=cfg.data.num_canonical_nodes,
         seed=cfg.seed,
@@ -219,6 +264,7 @@ def _fit(
 
         algorithms.append(GradientClipping(clipping_type="norm", clipping_threshold=cfg.optimizer.grad_clip))
 
+    progress_bar = show_progress_bar(cfg.logging)
     clear_remote_mirror(save_folder)
     if save_folder and cfg.autoresume and dist.get_global_rank() == 0:
         try:
@@ -229,6 +275,17 @@ def _fit(
     trainer = Trainer(
         model=model,
         train_dataloader=DataSpec(loader),
+        eval_dataloader=(
+            Evaluator(
+                label="heldout",
+                dataloader=DataSpec(heldout[1]),
+                metric_names=list(model.val_metrics),
+                subset_num_batches=cfg.eval.batches or -1,
+            )
+            if heldout
+            else None
+        ),
+        eval_interval=cfg.eval.interval if heldout else 1,
         max_duration=cfg.max_duration,
         optimizers=build_optimizer(model, cfg.optimizer),
         schedulers=build_scheduler(cfg.scheduler),
@@ -238,10 +295,12 @@ def _fit(
             *build_callbacks(cfg.logging, cfg.device),
             InitOptimizerState(),
             loss_log,
+            *([] if progress_bar else [ConsoleLine(loss_log, int(cfg.logging.console_interval[:-2]))]),
+            *eval_log,
             guard,
             *callbacks,
         ],
-        loggers=build_loggers(cfg.logging, out_dir),
+        loggers=build_loggers(cfg.logging, out_dir, cfg.run_name),
         device=device,
         precision=cfg.precision,
         device_train_microbatch_size=micro_bs,
@@ -256,13 +315,14 @@ def _fit(
         save_overwrite=bool(cfg.autoresume and save_folder),
         autoresume=bool(cfg.autoresume and save_folder),
         seed=cfg.seed,
-        progress_bar=False,
-        log_to_console=True,
-        console_log_interval=cfg.logging.console_interval,
+        progress_bar=progress_bar,
+        log_to_console=False,  # ConsoleLine prints one compact line instead
     )
     try:
         trainer.fit()
-        return finish(cfg, trainer, dataset, mcfg, tokenizer, out_dir, resumed_from=loss_log.resumed_from)
+        # rollouts on held-out strips when there are any (else the last training samples)
+        source = heldout[0] if heldout else dataset
+        return finish(cfg, trainer, source, mcfg, tokenizer, out_dir, resumed_from=loss_log.resumed_from)
     finally:
         trainer.close()
         clear_remote_mirror(save_folder)
@@ -315,8 +375,15 @@ def finish(
     if dist.get_global_rank() == 0:
         plain = PixelTextGPT(mcfg)
         plain.load_state_dict(state, strict=True)
-        write_export(export_dir, plain, tokenizer, dataset.metas[0]["renderer"])
+        modalities = [m for m, w in mixture_weights(cfg).items() if w]
+        training = {
+            "variant": cfg.variant,
+            "modalities": modalities,
+            "steps": int(trainer.state.timestamp.batch),
+        }
+        write_export(export_dir, plain, tokenizer, dataset.metas[0]["renderer"], training)
         records = read_loss_log(os.path.join(out_dir, LOSS_LOG))
+        evals = read_loss_log(os.path.join(out_dir, EVAL_LOG))
         summary = {
             "run_name": cfg.run_name,
             "variant": cfg.variant,
@@ -324,9 +391,10 @@ def finish(
             "resumed_from": resumed_from,  # the checkpoint step this process started from (0: fresh)
             "fsdp_units": sum(isinstance(m, FSDPModule) for m in trainer.state.model.modules()),
             "losses": report.loss_summary(records),
+            "heldout": evals[-1] if evals else None,  # the last evaluation's metrics
             "export_dir": export_dir,
             "loss_png": report.plot_losses(
-                records, os.path.join(out_dir, LOSS_PNG), f"{cfg.run_name} ({cfg.variant})"
+                records, os.path.join(out_dir, LOSS_PNG), f"{cfg.run_name} ({cfg.variant})", evals
             ),
             "rollout_pngs": [],
             "save_folder": cfg.resolved(cfg.save_folder) if cfg.save_folder else None,
