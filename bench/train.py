@@ -3,7 +3,8 @@
 1. Step time of the Composer trainer vs a bare PyTorch loop: the same model, initialisation, batches (the same
    StreamingDataset + collation), modality mixture, AdamW, gradient clipping and LR schedule. Target <= 1.10x.
 2. DataLoader samples/s (StreamingDataset -> decode -> collate, no model) vs the samples/s a training step
-   consumes. Target >= 5x.
+   consumes, unpacked and packed (data.packing: the collator packs each view into rows, the step trains
+   them). Target >= 5x.
 
     uv run python bench/train.py [--steps 30] [--batch 8] [--workers 0]
 """
@@ -135,24 +136,25 @@ def main() -> None:
     try:
         shards = os.path.join(root, "shards")
         make_shards(shards)
-        cfg = load_config(
-            os.path.join(REPO, "yamls", "tiny", f"{args.variant}.yaml"),
-            [
-                f"data.shards=[{{path: {shards}}}]",
-                f"data.cache={root}/cache/{{run_name}}",
-                f"output_dir={root}/runs/{{run_name}}",
-                "save_folder=null",
-                "rollouts=0",
-                "logging.tensorboard=false",
-                "logging.file=false",
-                "logging.console_interval=1000ba",
-                f"max_duration={args.steps}ba",
-                f"global_batch_size={args.batch}",
-                f"data.num_workers={args.workers}",
-                "data.pad_to_max=true",  # fixed shapes: both loops do exactly the same work per step
-                "scheduler.name=constant",
-                f"model={{preset: tiny, {args.model.strip().strip('{}')}}}",
-            ],
+        overrides = [
+            f"data.shards=[{{path: {shards}}}]",
+            f"data.cache={root}/cache/{{run_name}}",
+            f"output_dir={root}/runs/{{run_name}}",
+            "save_folder=null",
+            "rollouts=0",
+            "logging.tensorboard=false",
+            "logging.file=false",
+            "logging.console_interval=1000ba",
+            f"max_duration={args.steps}ba",
+            f"global_batch_size={args.batch}",
+            f"data.num_workers={args.workers}",
+            "data.pad_to_max=true",  # fixed shapes: both loops do exactly the same work per step
+            "scheduler.name=constant",
+            f"model={{preset: tiny, {args.model.strip().strip('{}')}}}",
+        ]
+        cfg = load_config(os.path.join(REPO, "yamls", "tiny", f"{args.variant}.yaml"), overrides)
+        packed = load_config(
+            os.path.join(REPO, "yamls", "tiny", f"{args.variant}.yaml"), [*overrides, "data.packing=true"]
         )
         # alternate the two loops twice, so drift of a shared machine shows up in the numbers
         bare = median(bare_steps(cfg, args.steps, args.warmup))
@@ -161,6 +163,9 @@ def main() -> None:
         comp2 = median(composer_steps(cfg, args.warmup))
         rate = loader_rate(cfg, batches=40)
         consume = args.batch / min(comp, comp2)
+        comp_packed = median(composer_steps(packed, args.warmup))
+        rate_packed = loader_rate(packed, batches=40)
+        consume_packed = args.batch / comp_packed
         d = cfg.data
         print(f"\ntrain bench: {args.variant}, model {args.model}, batch {args.batch}, {d.max_tokens} tokens/"
               f"{d.max_patches} patches per row, {args.steps} steps ({args.warmup} warm-up), "
@@ -173,6 +178,10 @@ def main() -> None:
         print(f"| Composer step (2 runs) | {runs} | {ratio:.2f}x bare (best of each) | <= 1.10x |")
         print(f"| dataloader | {rate:,.0f} samples/s | {rate / consume:.1f}x the step's use | >= 5x |")
         print(f"| training consumes | {consume:,.0f} samples/s | | |")
+        print(f"| Composer step, packed rows | {1000 * comp_packed:.1f} ms | | |")
+        rel = rate_packed / consume_packed
+        print(f"| dataloader, packed | {rate_packed:,.0f} samples/s | {rel:.1f}x the step's use | >= 5x |")
+        print(f"| training consumes, packed | {consume_packed:,.0f} samples/s | | |")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -3,11 +3,12 @@
     sample corpus (peS2o, Wikipedia, C4, The Stack files) -> shards (the Ray render job, in-process Ray)
     -> 40 steps of each tiny variant (TextGPT, PixelGPT, MonoGPT, DualGPT) with the Composer trainer
     -> a table of first/last losses per modality, and the PNGs (strips, loss curves, next-patch rollouts)
+    -> fine-tuning on the synthetic tiny task: text from TextGPT, pixels from PixelGPT, pairs from DualGPT
 
     uv run python pipelines/demo.py [--out out/demo] [--variants textgpt,pixelgpt,monogpt,dualgpt]
 
 Re-running reuses complete shard partitions (the job skips them) and retrains from scratch. Exits non-zero if
-a loss did not fall.
+a loss did not fall or a fine-tuned variant is not clearly above chance.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def show_strips(shards: str, out: str) -> str:
     cmd = [
         sys.executable,
         "-m",
-        "pixelgpt.dataset.inspect",
+        "pixelgpt.dataset.shard_inspect",
         "inspect",
         shards,
         "--show",
@@ -72,6 +73,56 @@ def train_variant(variant: str, shards: str, out: str) -> dict:
         ],
     )
     return train(cfg)
+
+
+# Fine-tuning: which pretrained variant each modality is fine-tuned from (the first one trained in this demo)
+FINETUNE_FROM = (("text", ("textgpt", "dualgpt", "monogpt")), ("pixel", ("pixelgpt", "dualgpt", "monogpt")),
+                 ("pair", ("dualgpt", "monogpt")))  # fmt: skip
+CLEAR_MARGIN = 0.1  # "clearly above chance": validation accuracy >= 0.5 + this (200 balanced examples)
+
+
+def finetune_variants(out: str, variants: list[str]) -> bool:
+    """Fine-tune the tiny pretrained variants on the tiny task (pixelgpt.finetune.tiny_task): text from
+    TextGPT, pixels from PixelGPT, pairs from DualGPT (else the next trained variant of FINETUNE_FROM); print
+    the report table. False when a run's validation accuracy is not clearly above chance."""
+    from pixelgpt.finetune import report
+    from pixelgpt.finetune.config import load_config
+    from pixelgpt.finetune.published import load_published
+    from pixelgpt.finetune.tiny_task import write_tiny_task
+    from pixelgpt.finetune.trainer import finetune
+
+    data = os.path.join(out, "tiny_task")
+    write_tiny_task(data)
+    runs_dir = os.path.join(out, "finetune")
+    shutil.rmtree(runs_dir, ignore_errors=True)
+    results = []
+    for modality, candidates in FINETUNE_FROM:
+        variant = next((v for v in candidates if v in variants), None)
+        if variant is None:
+            print(f"{modality}: no variant to fine-tune from (needs one of {', '.join(candidates)})")
+            continue
+        print(f"\n-- fine-tune {variant} on the tiny task, {modality} input", flush=True)
+        cfg = load_config(
+            os.path.join(REPO, "yamls", "finetune", "tiny", f"tiny-{modality}.yaml"),
+            [
+                f"init_from={os.path.join(out, 'runs', variant, 'export')}",
+                f"data.path={data}",
+                f"model={variant}",
+                f"output_dir={os.path.join(runs_dir, f'{variant}-{modality}')}",
+            ],
+        )
+        results.append(finetune(cfg))
+    runs, _ = report.find_runs(runs_dir)
+    table = report.build_table(report.select_best(runs), load_published())
+    print("\n" + "\n".join(report.main_table_markdown(table)))
+    ok = True
+    for r in results:
+        acc = r["validation"]["validation"]["accuracy"]
+        clear = acc >= 0.5 + CLEAR_MARGIN
+        ok &= clear
+        print(f"{r['model']} {r['modality']}: validation accuracy {acc:.3f} (best step {r['best_step']}) "
+              f"{'clearly above chance' if clear else 'NOT clearly above chance (0.5)'}")  # fmt: skip
+    return ok
 
 
 def main() -> int:
@@ -112,6 +163,10 @@ def main() -> int:
         for p in s.get("rollout_pngs", []):
             print(f"{v}: next-patch rollout {p}")
         print(f"{v}: weights {s['export_dir']}")
+
+    print("\n== fine-tune the tiny variants on the tiny task", flush=True)
+    ok &= finetune_variants(args.out, variants)
+    print(f"\n== demo and fine-tuning done in {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
 
 

@@ -5,9 +5,10 @@ import socket
 
 import pytest
 
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # else the first ray.init turns token auth on machine-wide
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # else Ray workers rebuild the uv venv (GBs)
+from pixelgpt.dataset.ray_env import RAY_ENV  # noqa: E402  (imports no Ray)
+
+for _key, _value in RAY_ENV.items():
+    os.environ.setdefault(_key, _value)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

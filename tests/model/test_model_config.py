@@ -1,4 +1,5 @@
-"""ModelConfig validation and the paper's exact parameter counts (arithmetic from paper-spec.md §3.1)."""
+"""ModelConfig validation and the paper's exact parameter counts (arithmetic from docs/paper-facts.md:
+Model)."""
 
 import json
 

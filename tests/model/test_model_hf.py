@@ -312,7 +312,7 @@ def test_config_round_trip_and_released_fields():
 
 
 def test_logged_paper_config_maps_to_the_paper_model():
-    """The pixel-only checkpoint's logged config (paper-spec §3.1), as a config.json holds it."""
+    """The pixel-only checkpoint's logged config (docs/paper-facts.md: Model), as a config.json holds it."""
     logged = {
         "_name_or_path": "meta-llama/Llama-2-7b-hf",
         "architectures": ["ErniePixelForCausalLM"],

@@ -87,7 +87,7 @@ def test_an_exception_mid_write_fails_at_once_and_publishes_nothing(clean, tmp_p
         run(subset_job(target, workers=1), worker_cls=failing(tmp_path, ["c4-00000"], ValueError))
     assert len(os.listdir(tmp_path / "marks")) == 1  # a deterministic error is not retried
     assert not partition_state(target, "c4-00000") and not (target / "c4-00000").exists()
-    assert not (target / "c4-00000.partial").exists() and not (target / schema.INDEX_FILE).exists()
+    assert not list(target.glob("c4-00000.partial*")) and not (target / schema.INDEX_FILE).exists()
     assert run(subset_job(target)).complete
     same_partitions(target, out)
 
@@ -127,7 +127,7 @@ def test_a_full_disk_marks_nothing_complete_and_the_rerun_is_identical(clean, tm
         names = {"stats", "rejects", "tokenizer"}
         parts = [d for d in os.listdir(target) if (target / d).is_dir() and d not in names]
         assert all(partition_state(target, d) for d in parts)  # whatever looks finished is finished
-        assert not [d for d in parts if d.endswith(".partial")] and not (target / schema.INDEX_FILE).exists()
+        assert not [d for d in parts if ".partial" in d] and not (target / schema.INDEX_FILE).exists()
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
         assert run(subset_job(target)).complete
         same_partitions(target, out)
@@ -203,7 +203,8 @@ def test_a_killed_driver_leaves_no_ray_and_the_rerun_is_identical(clean, tmp_pat
         time.sleep(0.5)
     assert ray_processes(session) == []
     assert not (target / schema.INDEX_FILE).exists()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     shutil.rmtree(short_tmp, ignore_errors=True)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # The same job again (in this process: a second driver start would only repeat Ray's start-up)
+    again = run(subset_job(target, workers=1))
+    assert again.complete and again.partitions_skipped >= 1
     same_partitions(target, out)

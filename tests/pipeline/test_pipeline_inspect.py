@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from pixelgpt.dataset.inspect import TOKEN_COLOURS, inspect, main
+from pixelgpt.dataset.shard_inspect import TOKEN_COLOURS, inspect, main
 from pixelgpt.renderer.pictures import LABEL
 
 

@@ -75,7 +75,7 @@ def test_failed_task_is_retried_and_resumed_run_is_byte_identical(clean, tmp_pat
 
 
 def test_publish_to_s3_and_read_back_through_remote(clean, s3_bucket, tmp_path):
-    from pixelgpt.dataset.inspect import inspect
+    from pixelgpt.dataset.shard_inspect import inspect
 
     out, _ = clean
     wiki = {"wikipedia": sample_inputs()["wikipedia"]}

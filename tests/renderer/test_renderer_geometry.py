@@ -1,4 +1,4 @@
-"""Strip geometry against PIXEL's formulas (paper-spec §1.2), applied by hand to measure()."""
+"""Strip geometry against PIXEL's formulas (docs/paper-facts.md: Rendering), applied by hand to measure()."""
 
 import math
 

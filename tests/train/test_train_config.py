@@ -27,7 +27,8 @@ def test_shipped_yamls_load(name):
 
 
 def test_paper_yamls_follow_the_paper():
-    """paper-spec.md §4.3: AdamW, peak LR 5e-4, 200 warmup steps, bf16, ~4M tokens/patches per step."""
+    """docs/paper-facts.md: Pretraining: AdamW, peak LR 5e-4, 200 warmup steps, bf16, ~4M tokens/patches per
+    step."""
     for v in ("textgpt", "pixelgpt", "monogpt", "dualgpt"):
         cfg = load_config(os.path.join(YAMLS, f"{v}.yaml"))
         assert cfg.variant == v and cfg.optimizer.lr == 5e-4 and cfg.scheduler.warmup == "200ba"

@@ -1,7 +1,8 @@
 """Split a normalised document into chunks whose strip fits the patch budget, end patch included.
 
 A text fits a strip of `max_patches` patches iff next_boundary(2 + width + 2) <= (max_patches - 1) * 16, i.e.
-width <= (max_patches - 1) * 16 - 4 (paper-spec §1.2: otherwise the end patch is capped onto text).
+width <= (max_patches - 1) * 16 - 4 (docs/paper-facts.md: Rendering: otherwise the end patch is capped onto
+text).
 
 Per chunk, one `char_extents` layout pass over a window of the remaining text gives each character's advance;
 their running sum finds how many characters fit; the cut moves back to the last whitespace (if that keeps at

@@ -143,11 +143,28 @@ def _reason(error: BaseException) -> str:
     return f"{type(cause).__name__}: {cause}".splitlines()[0]
 
 
+def _worker_died(error: BaseException) -> bool:
+    """Whether the actor itself is gone (its process, or its node, died): Ray restarts it (max_restarts) where
+    a CPU is free, which may be never, so it gets no more partitions until it answers again."""
+    import ray.exceptions as rex
+
+    return isinstance(error, (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError))
+
+
+# How long the job waits when no renderer actor is alive (all being restarted, e.g. every node with a free CPU
+# died) before it fails; a cluster that adds nodes (KubeRay, the autoscaler) needs a few minutes.
+RESTART_WAIT_S = 600.0
+
+
 def _schedule(cfg: JobConfig, todo: list[PartitionSpec], worker_cls, ray, log) -> list[PartitionResult]:
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # more actors than CPUs would wait forever
     actors = _actors(cfg, min(cfg.workers, len(todo), cpus), worker_cls, ray)
     queue = [(spec, 0) for spec in todo]
     running: dict[Any, tuple[PartitionSpec, int, Any]] = {}
+    # Actors whose worker died, by the ref of a probe call (node()): back among the free ones when it answers
+    # (restarted), dropped when it fails (dead for good). Never given a partition meanwhile: a restart that
+    # waits for a CPU would hold that partition while the live actors idle.
+    probing: dict[Any, Any] = {}
     free = list(actors)
     done: list[PartitionResult] = []
     failure: JobError | None = None  # raised once the partitions still running have ended
@@ -158,12 +175,34 @@ def _schedule(cfg: JobConfig, todo: list[PartitionSpec], worker_cls, ray, log) -
                 spec, attempt = queue.pop(0)
                 actor = free.pop(0)
                 running[actor.render.remote(spec, cfg)] = (spec, attempt, actor)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            if not running and not probing:
+                raise JobError(f"no renderer worker left; {len(queue)} partitions not rendered")
+            ready, _ = ray.wait(
+                [*running, *probing], num_returns=1, timeout=None if running else RESTART_WAIT_S
+            )
+            if not ready:
+                raise JobError(
+                    f"no renderer worker alive for {RESTART_WAIT_S:.0f} s (all restarting, none placed); "
+                    f"{len(queue)} partitions not rendered"
+                )
+            if ready[0] in probing:
+                actor = probing.pop(ready[0])
+                try:
+                    node = ray.get(ready[0])
+                except Exception:
+                    _forget_actor(actor)
+                    continue
+                log.write(f"a renderer worker is back, on {node}")
+                free.append(actor)
+                continue
             spec, attempt, actor = running.pop(ready[0])
-            free.append(actor)
             try:
                 result = ray.get(ready[0])
             except Exception as e:
+                if _worker_died(e):
+                    probing[actor.node.remote()] = actor
+                else:
+                    free.append(actor)
                 if failure is None and not is_transient(e):
                     failure = JobError(f"partition {spec.name}: {_reason(e)}")
                 elif failure is None and attempt >= cfg.max_retries:
@@ -176,6 +215,7 @@ def _schedule(cfg: JobConfig, todo: list[PartitionSpec], worker_cls, ray, log) -
                 log.write(f"{spec.name}: attempt {attempt + 1} failed ({_reason(e)}); retrying")
                 queue.append((spec, attempt + 1))
                 continue
+            free.append(actor)
             done.append(result)
             c = result.counts
             docs, patches = docs + c["documents"], patches + c["patches"]
@@ -183,11 +223,18 @@ def _schedule(cfg: JobConfig, todo: list[PartitionSpec], worker_cls, ray, log) -
             bar.update(1)
             log.write(
                 f"[{len(done)}/{len(todo)}] {spec.name}: {c['documents']} docs, {c['chunks']} chunks, "
-                f"{c['patches']} patches, {c['rejected']} rejected, {c['seconds']:.1f} s"
+                f"{c['patches']} patches, {c['rejected']} rejected, {c['seconds']:.1f} s on {c.get('node')}"
             )
     if failure is not None:
         raise failure
     return done
+
+
+def _forget_actor(actor) -> None:
+    """Drop a dead actor from the pool kept for later runs of this process."""
+    for pool in _ACTORS.values():
+        if any(a is actor for a in pool):
+            pool[:] = [a for a in pool if a is not actor]
 
 
 class _Log:

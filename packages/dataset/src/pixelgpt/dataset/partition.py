@@ -110,7 +110,14 @@ class PartitionWorker:
         )
 
     def node(self) -> str:
-        """Where this worker runs (recorded in each partition's stats)."""
+        """Where this worker runs (recorded per partition in the summary and stats.json): inside Ray, the
+        Ray node's IP address (what `ray status` and the dashboard name nodes by; hostnames can repeat, e.g.
+        containers or network namespaces sharing one); outside Ray, the hostname."""
+        import sys
+
+        ray = sys.modules.get("ray")  # a worker process of a Ray actor has imported ray already
+        if ray is not None and ray.is_initialized():
+            return ray.util.get_node_ip_address()
         import socket
 
         return socket.gethostname()

@@ -11,7 +11,7 @@ One sample is one chunk of one document that fits one strip. The public view of 
     text, source, doc_id: str;  chunk: int
 
 On disk, a chunk without colour (R == G == B everywhere, i.e. anything but colour emoji) stores one grey
-channel, (n, 16, 16, 1): 1.6x smaller after zstd and cheaper to compress (performance-notes.md).
+channel, (n, 16, 16, 1): 1.6x smaller after zstd and cheaper to compress (measured by bench/pipeline.py).
 `decode_sample` broadcasts it back to RGB, so nothing above this module ever sees the stored form.
 
 Beside the partitions (never inside them: merge_index reads every *.json there as an index) a shard set has

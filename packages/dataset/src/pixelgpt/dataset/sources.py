@@ -1,4 +1,4 @@
-"""Readers for the four corpora in their published formats (paper-spec §7), plus generic jsonl / parquet.
+"""Readers for the four corpora in the formats they are published in, plus generic jsonl / parquet.
 
 Every reader yields, in file order, either a `Doc` or a `Reject` (a line or file that cannot become a
 document, with its reason), so that every input document ends in exactly one place. Inputs are local paths

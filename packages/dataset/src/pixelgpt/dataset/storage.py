@@ -23,13 +23,18 @@ def is_remote(uri: str) -> bool:
     return uri.startswith("s3://")
 
 
+def is_url(uri: str) -> bool:
+    """Anything with a scheme (s3://, gs://, hf://, ...), as opposed to a local path."""
+    return "://" in uri
+
+
 def is_fsspec(uri: str) -> bool:
     """A URL with a scheme other than s3://, read through fsspec."""
     return "://" in uri and not is_remote(uri)
 
 
 def join(root: str, *parts: str) -> str:
-    if "://" in root:
+    if is_url(root):
         return "/".join([root.rstrip("/"), *parts])
     return os.path.join(root, *parts)
 

@@ -39,15 +39,11 @@ class ShardSet:
     proportion: float | None = None
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
 def read_meta(path: str, scratch: str | None = None) -> dict:
     """meta.json of the shard set at `path` (local or remote), checked against this code's schema version.
 
     Raises FileNotFoundError naming the set when it has no index.json or meta.json."""
-    if not _is_remote(path):
+    if not storage.is_url(path):
         if not os.path.isdir(path):
             raise FileNotFoundError(f"shard set {path!r}: no such folder")
         for name in (schema.INDEX_FILE, schema.META_FILE):
@@ -56,13 +52,19 @@ def read_meta(path: str, scratch: str | None = None) -> dict:
         meta_file = os.path.join(path, schema.META_FILE)
     else:
         scratch = scratch or tempfile.mkdtemp(prefix="pixelgpt-meta-")
-        meta_file = os.path.join(scratch, _cache_name(path), schema.META_FILE)
-        if os.path.exists(meta_file):
-            os.remove(meta_file)  # always re-read: the remote set may have been re-published
+        # Always re-read (the remote set may have been re-published), into a file of this process's own:
+        # the ranks of a host share the scratch folder, and one's clean-up would race another's download.
+        meta_file = os.path.join(scratch, _cache_name(path), f"{schema.META_FILE}.{os.getpid()}")
         try:
             CloudDownloader.direct_download(f"{path.rstrip('/')}/{schema.META_FILE}", meta_file)
         except Exception as e:  # the clients raise many types; the message is what matters
             raise FileNotFoundError(f"shard set {path!r}: cannot read {schema.META_FILE}: {e}") from e
+        try:
+            with open(meta_file, encoding="utf-8") as f:
+                meta = json.load(f)
+        finally:
+            os.remove(meta_file)
+        return schema.check_meta(meta, where=f"shard set {path!r}")
     with open(meta_file, encoding="utf-8") as f:
         meta = json.load(f)
     return schema.check_meta(meta, where=f"shard set {path!r}")

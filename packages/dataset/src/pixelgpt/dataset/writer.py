@@ -10,25 +10,28 @@ Layout of a shard set (local folder or s3:// prefix):
     <root>/stats/<partition>.jsonl           one line of counts per partition (not *.json: streaming's
                                              merge_index reads every *.json below the root as an index)
 
-Completion protocol. A partition is written whole into a staging folder (`<root>/<name>.partial` for a local
-set: same file system, so the final rename is atomic; a local folder for an s3:// set). Only when every sample
+Completion protocol. A partition is written whole into a staging folder of its own attempt
+(`<root>/<name>.partial.<pid>.<random>` for a local set: same file system, so the final rename is atomic; a
+local folder for an s3:// set). Only when every sample
 is written are its rejects, then its stats (counts, fingerprint, the index's sha256, the shards' sizes), then
 its data published: for a local set one rename of the folder; for s3:// the shards, then index.json last.
 A partition is complete only when index.json, stats and shards agree (`is_complete`), so a killed, failed or
-out-of-space attempt never passes for a finished one: the next run redoes it from scratch.
+out-of-space attempt never passes for a finished one: the next run redoes it from scratch. Staging folders
+are per attempt because a worker of a killed driver can outlive it for a while: it must not write into the
+files of the next run's attempt at the same partition.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from streaming import MDSWriter
 
 from pixelgpt.dataset import schema, storage
 
@@ -54,11 +57,21 @@ def rejects_uri(root: str, name: str) -> str:
 
 
 def staging_dir(root: str, name: str, staging: str | None) -> str:
-    """Where a partition is written before it is published."""
+    """Where one attempt writes a partition before publishing it (a new folder per attempt)."""
+    attempt = f"{name}{PARTIAL_SUFFIX}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     if not storage.is_remote(root):
-        return os.path.join(root, name + PARTIAL_SUFFIX)
+        return os.path.join(root, attempt)
     base = staging or os.path.join(tempfile.gettempdir(), "pixelgpt-staging")
-    return os.path.join(base, hashlib.sha256(root.encode()).hexdigest()[:12], name)
+    return os.path.join(base, hashlib.sha256(root.encode()).hexdigest()[:12], attempt)
+
+
+def remove_stale_staging(local: str, name: str) -> None:
+    """Remove what earlier attempts at this partition left in staging (killed, or still dying: a stale
+    writer then fails, and its driver is gone anyway)."""
+    pattern = os.path.join(glob.escape(os.path.dirname(local)), glob.escape(name + PARTIAL_SUFFIX) + ".*")
+    for old in glob.glob(pattern):
+        if old != local:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 class PartitionWriter:
@@ -68,7 +81,11 @@ class PartitionWriter:
     def __init__(self, root: str, name: str, *, size_limit, compression: str, staging: str | None = None):
         self.root, self.name = root, name
         self.local = staging_dir(root, name, staging)
-        shutil.rmtree(self.local, ignore_errors=True)  # leftovers of an attempt that was killed
+        remove_stale_staging(self.local, name)
+        # Imported here: `import streaming` takes ~10 s (it pulls in torch and transformers), which the job's
+        # driver (it only plans, checks and merges) should not pay.
+        from streaming import MDSWriter
+
         self._mds = MDSWriter(
             out=self.local,
             columns=schema.COLUMNS,

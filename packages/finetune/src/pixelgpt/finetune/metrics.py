@@ -6,7 +6,7 @@
 
 CoLA: Matthews correlation; STS-B: Spearman and Pearson (logits (B,) or (B, 1) float, labels float); MRPC and
 QQP: F1 of the positive class and accuracy; HatemojiBuild: accuracy and macro-F1; the others: accuracy
-(paper-spec 5.1, and 5.7 for HatemojiBuild). Rows whose label is -1 (classification) or NaN (regression) are
+(docs/paper-facts.md: Fine-tuning). Rows whose label is -1 (classification) or NaN (regression) are
 the unlabelled test rows: they are predicted, not scored, so every metric here skips them.
 """
 
@@ -114,7 +114,7 @@ def compute(task: TaskSpec | str, logits, labels) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# XNLI: accuracy per language, and the unweighted mean over the languages (paper-spec 5.5)
+# XNLI: accuracy per language, and the unweighted mean over the languages (docs/paper-facts.md: Fine-tuning)
 
 
 def accuracy_by_language(languages: Sequence[str], logits, labels) -> dict[str, float]:

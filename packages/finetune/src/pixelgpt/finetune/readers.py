@@ -48,7 +48,8 @@ import numpy as np
 
 from pixelgpt.finetune.tasks import XNLI_LANGUAGES, FinetuneError, TaskSpec, get_task
 
-PATCH_HEIGHT = 16  # the renderer's strip height (paper-spec 1.1); a rendered image of another height is wrong
+# the renderer's strip height (docs/paper-facts.md: Rendering); a rendered image of another height is wrong
+PATCH_HEIGHT = 16
 
 LAYOUTS = ("rendered-gz", "hub-parquet", "xnli-tsv", "hatemoji-csv", "glue-tsv")
 

@@ -14,7 +14,7 @@ class FinetuneError(ValueError):
     """A one-line user error: unknown task, missing split, bad label, bad image, unreadable data."""
 
 
-# XNLI's 15 languages in the order the paper's tables use (paper-spec 5.5).
+# XNLI's 15 languages in the order the paper's tables use (docs/paper-facts.md: Fine-tuning).
 XNLI_LANGUAGES = ("en", "fr", "es", "de", "el", "bg", "ru", "tr", "ar", "vi", "th", "zh", "hi", "sw", "ur")
 
 GLUE_TASKS = ("cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte", "wnli")

@@ -1,4 +1,4 @@
-"""ModelConfig: the one dataclass that sizes the decoder (paper-spec.md §3.1)."""
+"""ModelConfig: the one dataclass that sizes the decoder (docs/paper-facts.md: Model)."""
 
 from __future__ import annotations
 

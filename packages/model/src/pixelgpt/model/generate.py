@@ -3,7 +3,7 @@
 The pixel head predicts a per-patch-normalised patch, so a prediction is brought back to pixel values with the
 mean and standard deviation of a reference patch: the prompt's last patch ("prompt_last", stable) or the patch
 just before it ("previous", follows the rollout). This is a fix of the released `generate_pixel`, which was a
-single forward pass (paper-spec.md §3.6).
+single forward pass (docs/paper-facts.md: Model).
 """
 
 from __future__ import annotations

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
+from torch.utils.checkpoint import checkpoint
 
 from pixelgpt.model.config import ModelConfig
 
@@ -56,11 +59,56 @@ class RotaryEmbedding(nn.Module):
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (B, H, T, hd) by position: x*cos + rotate_half(x)*sin, in at least float32."""
+    """Rotate (B, H, T, hd) by position: x*cos + rotate_half(x)*sin, in at least float32. cos/sin are (T, hd)
+    (positions 0..T-1) or (B, 1, T, hd) (packed rows: positions restart at each sample)."""
     half = x.shape[-1] // 2
     xf = _upcast(x)
     rotated = torch.cat([-xf[..., half:], xf[..., :half]], dim=-1)
     return (xf * cos + rotated * sin).to(x.dtype)
+
+
+# How the positions of a row may attend, built once per forward pass by the model:
+#   None                 plain causal (one sample per row, right padding at most): the fused SDPA kernels
+#   Tensor (B,1,L,L)     bool, True = attend (padding mid-row in a pair, packed rows on the CPU)
+#   BlockMask            packed rows on CUDA: FlexAttention skips the blocks no query of a sample needs
+AttentionMask = torch.Tensor | BlockMask | None
+
+
+def document_block_mask(doc: torch.Tensor) -> BlockMask:
+    """FlexAttention mask of packed rows: query q sees key k when both lie in the same sample and k <= q.
+    doc (B, L) int: the sample index of each position within its row."""
+    b, length = doc.shape
+
+    def same_sample_causal(batch, head, q, k):
+        return (doc[batch, q] == doc[batch, k]) & (k <= q)
+
+    return create_block_mask(same_sample_causal, b, None, length, length, device=doc.device)
+
+
+@functools.cache
+def _compiled_flex_attention():
+    # Eager flex_attention materialises the full score matrix; the fused kernel comes from torch.compile
+    # (CUDA only in torch 2.7). Row counts differ between micro-batches, so shapes may vary (dynamic after
+    # the first change). Inside an already compiled region the plain function is traced instead.
+    return torch.compile(flex_attention)
+
+
+def flex_attention_gqa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: BlockMask) -> torch.Tensor:
+    fn = flex_attention
+    if q.is_cuda and not torch.compiler.is_compiling():
+        fn = _compiled_flex_attention()
+    return fn(q, k, v, block_mask=mask, enable_gqa=True)
+
+
+def sdpa_gqa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """SDPA over grouped kv heads, causal (mask None) or with a bool mask. Only CUDA's flash kernel takes the
+    kv groups as they are (enable_gqa, no mask); with them the CPU kernels and CUDA's masked one fall back to
+    the unfused math path (~8x slower on a CPU), so there k and v are expanded to every query head."""
+    if mask is None and q.is_cuda:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
 
 
 def naive_attention(
@@ -90,16 +138,17 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(cfg.n_head * cfg.head_dim, cfg.d_model, bias=False)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: AttentionMask
     ) -> torch.Tensor:
         b, t, _ = x.shape
-        q = self.q_proj(x).view(b, t, self.n_head, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(b, t, self.n_kv_head, self.head_dim).transpose(1, 2)
+        q = self.q_proj(x).view(b, t, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        k = self.k_proj(x).view(b, t, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, Hkv, T, hd)
         v = self.v_proj(x).view(b, t, self.n_kv_head, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if self.kind == "sdpa":
-            causal = mask is None
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, enable_gqa=True)
+        if isinstance(mask, BlockMask):
+            y = flex_attention_gqa(q, k, v, mask)
+        elif self.kind == "sdpa":
+            y = sdpa_gqa(q, k, v, mask)
         else:
             y = naive_attention(q, k, v, mask)
         return self.o_proj(y.transpose(1, 2).reshape(b, t, self.n_head * self.head_dim))
@@ -127,9 +176,20 @@ class Block(nn.Module):
         self.attn = Attention(cfg)
         self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = MLP(cfg)
+        # Activation checkpointing: keep only the block's input and recompute its inside in the backward
+        # pass. Done inside the module, so that hooks on the block (FSDP's gathers and dtype casts) stay out
+        # of the recomputed region.
+        self.recompute = False
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: AttentionMask
+    ) -> torch.Tensor:
+        if self.recompute and torch.is_grad_enabled():
+            return checkpoint(self._forward, x, cos, sin, mask, use_reentrant=False)
+        return self._forward(x, cos, sin, mask)
+
+    def _forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: AttentionMask
     ) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), cos, sin, mask)
         return x + self.mlp(self.mlp_norm(x))

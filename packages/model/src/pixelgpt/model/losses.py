@@ -1,4 +1,4 @@
-"""The two pretraining losses, always in float32 (paper-spec.md §2).
+"""The two pretraining losses, always in float32 (docs/paper-facts.md: Losses).
 
 Both return (sum, count) so callers can pool several slices of one batch before dividing; `mean_loss` divides
 by max(count, 1), which keeps a batch without any valid target finite (0) and attached to the graph.

@@ -1,4 +1,5 @@
-"""RendererConfig: the paper's rendering settings (PIXEL's PangoCairoTextRenderer, paper-spec §1.1)."""
+"""RendererConfig: the paper's rendering settings (PIXEL's PangoCairoTextRenderer, docs/paper-facts.md:
+Rendering)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Renderer: text -> one strip of patches, with the geometry of PIXEL's PangoCairoTextRenderer.
 
-Geometry (paper-spec §1.2), P = patch_size, all in px: text drawn from x = 2 at y = P/2 - h/2 - 2 (h = the
+Geometry (docs/paper-facts.md: Rendering), P = patch_size, all in px: text drawn from x = 2 at y = P/2 - h/2
+- 2 (h = the
 layout's logical height); the black end patch sits at the next patch boundary after 2 + width + 2, capped at
 the last patch; num_text_patches = eos // P. A pair draws a, a black separator patch at the next boundary
 after 2 + width_a + 2, then b from start_b = sep + P + 2, and the end patch at the next boundary after

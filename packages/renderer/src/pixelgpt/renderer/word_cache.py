@@ -66,11 +66,6 @@ _MASK_LEFT, _MASK_STEP = 24, 64  # a glyph's mask is read from [origin - LEFT, o
 ADV, TOK, COL0, EXT0, NCH, SP0, SPN, KEY0, KEYN = range(kernels.NMETA)
 
 
-def units(text: str) -> list[str]:
-    """The tokens of a text; unit i is tokens[i] + " " (the last one's space is virtual)."""
-    return text.split(" ")
-
-
 def _covered_chars(fcconfig, font_file: str) -> str:
     """The candidate characters the font file covers, as a regex character class body."""
     fs = fontconfig.FcConfigGetFonts(fcconfig, 0)
@@ -224,7 +219,7 @@ class WordCache:
         self._scratch = lay = Layout(config, fcconfig, fonts, 32767, P)
         self._store = _Store(P)
         self._clock = 0  # compositions so far: when a unit was last used
-        self.looked_up = self.laid_out = 0  # units asked for / units that had to be shaped (cache misses)
+        self.laid_out = 0  # units that had to be shaped (cache misses; the bench reports them)
         self.compactions = 0
         # What Pango does with a line of the first font: its analysis (font, script, language) and baseline
         lay.set_text("x", False)
@@ -318,7 +313,6 @@ class WordCache:
         full layout."""
         store = self._store
         b, n_tokens = t.encode(), t.count(" ") + 1
-        self.looked_up += n_tokens
         ids = kernels.lookup_tokens(b, store.slots, store.meta, store.keys, n_tokens)
         if ids.min() < 0:
             tokens = t.split(" ")

@@ -13,16 +13,19 @@ from composer.core import Algorithm, Callback, Event, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-from pixelgpt.dataset.collate import select_modality
+from pixelgpt.dataset.collate import select_modality, split_packed
 from pixelgpt.train.mixture import Mixture
 
 
 class ModalityMixer(Algorithm):
-    """Before each forward pass, narrows the micro-batch to the modality the mixture picks for
-    (step, micro-batch index): text -> token ids only, image -> patches only, pair -> both."""
+    """Gives each micro-batch the modality the mixture picks for (step, micro-batch index) and only that
+    view of its samples: text -> token ids only, image -> patches only, pair -> both. It is also the
+    DataSpec's `split_batch`: the step's batch is cut into micro-batches already narrowed (unpacked: rows
+    [m*size, (m+1)*size); packed: dataset.collate.split_packed), so unused views never reach the device."""
 
     def __init__(self, mixture: Mixture) -> None:
         self.mixture = mixture
+        self.plan: list[str] = []  # the modality of each micro-batch of the step being trained
         self.micro = 0
         self.current: str | None = None
 
@@ -35,16 +38,37 @@ class ModalityMixer(Algorithm):
         return bool(mods & {"text", "image"}) and len(mods) > 1
 
     def match(self, event: Event, state: State) -> bool:
-        return event in (Event.BEFORE_TRAIN_BATCH, Event.BEFORE_FORWARD)
+        return event in (Event.AFTER_DATALOADER, Event.BEFORE_TRAIN_BATCH, Event.BEFORE_FORWARD)
 
     def apply(self, event: Event, state: State, logger: Logger) -> None:
-        if event == Event.BEFORE_TRAIN_BATCH:
+        if event == Event.AFTER_DATALOADER:  # before split_batch: the step is known, its plan is made once
+            step = int(state.timestamp.batch)
+            self.plan = [self.mixture.modality(step, m) for m in range(self.mixture.microbatches_per_step)]
+        elif event == Event.BEFORE_TRAIN_BATCH:
             self.micro = 0
-            return
-        micro = min(self.micro, self.mixture.microbatches_per_step - 1)  # defensive for auto micro-batching
-        self.current = self.mixture.modality(int(state.timestamp.batch), micro)
-        state.batch = select_modality(state.batch, self.current)
-        self.micro += 1
+        else:
+            self.current = self.plan[min(self.micro, len(self.plan) - 1)]
+            self.micro += 1
+
+    def split_batch(self, batch: dict[str, Any], microbatch_size: int) -> list[dict[str, Any]]:
+        """Composer's split_batch: micro-batch m of the step, narrowed to the modality plan[m]."""
+        if "samples" in batch:  # packed
+            return split_packed(batch, self.plan)
+        return [
+            select_modality(
+                {k: v[m * microbatch_size : (m + 1) * microbatch_size] for k, v in batch.items()}, mod
+            )
+            for m, mod in enumerate(self.plan)
+        ]
+
+
+def samples_in_batch(batch: dict[str, Any]) -> int:
+    """Composer's get_num_samples_in_batch: a packed batch or micro-batch says how many samples its rows
+    hold (what the sample counter, hence streaming's resumption, and the micro-batch weights count); an
+    unpacked one holds a sample per row."""
+    if "samples" in batch:
+        return int(batch["samples"])
+    return next(iter(batch.values())).shape[0]
 
 
 class LossLog(Callback):
@@ -55,7 +79,7 @@ class LossLog(Callback):
     def __init__(self, mixer: ModalityMixer, path: str) -> None:
         self.mixer = mixer
         self.path = path
-        self._pending: list[tuple[str, list[float]]] = []
+        self._pending: list[tuple[str, torch.Tensor]] = []
         self._first = True
         self.resumed_from = 0  # the step this process started from (> 0: restored from a checkpoint)
         self.last: list[tuple[str, float]] = []  # (modality, loss) of the last step's micro-batches
@@ -67,22 +91,31 @@ class LossLog(Callback):
         self._pending = []
 
     def after_loss(self, state: State, logger: Logger) -> None:
+        # Kept on the device until the step ends: reading a loss here would wait for the accelerator on every
+        # micro-batch; batch_end reads them all at once. A micro-batch without targets (an empty slice of a
+        # packed view with fewer rows than micro-batches) has loss 0 and is left out of the averages.
         out = state.outputs
-        values = [out.loss, out.text_loss, out.pixel_loss]
+        nan = torch.full((), math.nan, device=out.loss.device)
+        counts = [c for c in (out.text_targets, out.pixel_targets) if c is not None]
+        has = (sum(counts) > 0).double() if counts else torch.ones((), device=out.loss.device).double()
+        values = [
+            nan if v is None else v.detach().reshape(()) for v in (out.loss, out.text_loss, out.pixel_loss)
+        ]
         self._pending.append(
-            (self.mixer.current or "?", [math.nan if v is None else float(v.detach()) for v in values])
+            (self.mixer.current or "?", torch.cat([torch.stack(values).double() * has, has[None]]))
         )
 
     def batch_end(self, state: State, logger: Logger) -> None:
         if not self._pending:
             return
-        t = state.device.tensor_to_device(torch.tensor([v for _, v in self._pending], dtype=torch.float64))
+        t = state.device.tensor_to_device(torch.stack([v for _, v in self._pending]))
         dist.all_reduce(t, reduce_operation="SUM")  # every rank ran the same modalities, so shapes agree
-        t = (t / dist.get_world_size()).tolist()
         step = int(state.timestamp.batch)
         records = []
-        self.last = [(modality, loss) for (modality, _), (loss, _, _) in zip(self._pending, t)]
-        for micro, ((modality, _), (loss, text, pixel)) in enumerate(zip(self._pending, t)):
+        for micro, ((modality, _), (loss, text, pixel, ranks)) in enumerate(zip(self._pending, t.tolist())):
+            if ranks == 0:
+                continue  # no rank had a target in this micro-batch
+            loss, text, pixel = loss / ranks, text / ranks, pixel / ranks  # the mean over ranks with targets
             rec = {"step": step, "micro": micro, "modality": modality, "loss": loss}
             if not math.isnan(text):
                 rec["text_loss"] = text
@@ -90,6 +123,7 @@ class LossLog(Callback):
                 rec["pixel_loss"] = pixel
             records.append(rec)
             logger.log_metrics({f"loss/train/{modality}": loss})
+        self.last = [(r["modality"], r["loss"]) for r in records]
         if self._first:
             self._first, self.resumed_from = False, step - 1
             if dist.get_global_rank() == 0:  # keep the history before this step; a resume replays the rest

@@ -31,9 +31,12 @@ class MeanLoss(Metric):
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def update(self, loss: torch.Tensor | None, count: int) -> None:
-        if loss is None or count == 0:
+    def update(self, loss: torch.Tensor | None, count: int | torch.Tensor) -> None:
+        """count: the targets `loss` averages; a device tensor (the model's own count) is never read on the
+        host, so updating costs no sync (a batch without targets has loss 0 and adds nothing)."""
+        if loss is None:
             return
+        count = torch.as_tensor(count, device=self.total.device).double()
         self.total += loss.detach().double() * count
         self.count += count
 
@@ -83,8 +86,12 @@ def build_metrics(modalities) -> dict[str, Metric]:
     return metrics
 
 
+MODEL_INPUTS = ("input_ids", "attention_mask", "patches", "patch_mask", "positions")
+
+
 def count_targets(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """(text targets, patch targets) of a micro-batch, as the model's losses count them."""
+    """(text targets, patch targets) of an unpacked micro-batch, as the model's losses count them (the model
+    also returns its counts: ModelOutput.text_targets / pixel_targets)."""
     rows = next(iter(batch.values())).shape[0]
     text = patch = 0
     if "input_ids" in batch:
@@ -103,7 +110,9 @@ class ComposerPixelTextGPT(ComposerModel):
         self.modalities = tuple(modalities)
         # FSDP (1 and 2) reads the wrap policy from the ComposerModel's children: one unit per decoder block.
         model.fsdp_wrap_fn = self.fsdp_wrap_fn
-        self.train_metrics = build_metrics(self.modalities)
+        # No training metrics: LossLog records every micro-batch's losses, and Composer would only compute
+        # (and warn about) metrics it never updates.
+        self.train_metrics: dict[str, Metric] = {}
         self.val_metrics = build_metrics(self.modalities)
         self._flops = 0.0
 
@@ -112,9 +121,10 @@ class ComposerPixelTextGPT(ComposerModel):
         return isinstance(module, Block)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
+        inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}  # not a packed batch's "samples"
         if self.training:
-            self._flops += self.flops_of(batch)
-        return self.model(**batch)
+            self._flops = self._flops + self.flops_of(inputs)
+        return self.model(**inputs)
 
     def loss(self, outputs: Any, batch: dict[str, torch.Tensor], *args: Any, **kwargs: Any) -> torch.Tensor:
         return outputs.loss
@@ -133,23 +143,31 @@ class ComposerPixelTextGPT(ComposerModel):
             outputs, batch = outputs[metric.modality], select_modality(batch, metric.modality)
         elif modality_of(batch) != metric.modality:
             return  # training: a micro-batch of another modality
-        text, patch = count_targets(batch)
+        text, patch = outputs.text_targets, outputs.pixel_targets  # device tensors: no sync
         if metric.part == "pixel":
             metric.update(outputs.pixel_loss, patch)
         else:
             metric.update(outputs.text_loss, text)
 
-    def flops_of(self, batch: dict[str, torch.Tensor]) -> float:
-        """Forward + backward FLOPs of one micro-batch: the model's per-position figure at the sequence length
-        of the batch times its real positions, tokens and patches counted with their own heads."""
-        seq = sum(batch[k].shape[1] for k in ("attention_mask", "patch_mask") if k in batch)
+    def flops_of(self, batch: dict[str, torch.Tensor]) -> float | torch.Tensor:
+        """Forward + backward FLOPs of one micro-batch that count for MFU: per real position the model's
+        matmul figure (tokens and patches with their own heads), plus attention over each sample's own
+        length n (n^2 per sample; padding and scores across packed samples do not count). In packed rows
+        n^2 = sum over the sample's positions p of (2p + 1). Kept a device tensor (read once per step)."""
+        masks = [batch[k] for k in ("attention_mask", "patch_mask") if k in batch]
         flops = 0.0
         for key, modality in (("attention_mask", "text"), ("patch_mask", "pixel")):
             if key in batch:
-                flops += float(self.model.flops_per_token(seq, modality)) * int(batch[key].sum())
-        return flops
+                flops = flops + float(self.model.flops_per_token(0, modality)) * batch[key].sum().double()
+        per_context = float(self.model.flops_per_token(1) - self.model.flops_per_token(0))
+        if "positions" in batch:
+            real = sum(m.bool() for m in masks)
+            squares = ((2 * batch["positions"] + 1) * real).sum().double()
+        else:  # a sample per row (a pair's patches and tokens one sequence)
+            squares = (sum(m.sum(dim=1) for m in masks).double() ** 2).sum()
+        return flops + per_context * squares
 
     def flops_per_batch(self, batch: Any) -> float:
         """SpeedMonitor's hook (called once per step): the FLOPs of the micro-batches this step ran."""
-        flops, self._flops = self._flops, 0.0
+        flops, self._flops = float(self._flops), 0.0
         return flops if math.isfinite(flops) else 0.0

@@ -46,6 +46,18 @@ class DataConfig:
     cache_limit: str | None = None
     validate_hash: str | None = "xxh64"  # every downloaded shard is hash-checked (null: off)
     pad_to_max: bool = False
+    # Several samples per row (dataset.collate), attention and RoPE per sample, so the losses are the
+    # unpacked ones. A batch is still global_batch_size samples (what checkpoints and resumption count); each
+    # rank packs its share into rows of each trained view, and micro-batch m takes the m-th of
+    # (per-device batch / device_microbatch_size) slices of its modality's rows: about the positions of
+    # device_microbatch_size samples, as unpacked.
+    packing: bool = False
+    # Packed rows are this many budgets long (text packed_row_factor x max_tokens, image x max_patches, pair
+    # x (max_patches + max_tokens)). Longer rows pack tighter (bench/efficiency.py: real share >= 0.97 at 4
+    # on short documents, 0.73-0.84 at 1) and cost no attention with FlexAttention, which skips the blocks
+    # across samples, but the dense mask of the CPU path costs O(row length^2). None: 4 where packed rows go
+    # through FlexAttention (device gpu, packed_attention auto or flex), else 1.
+    packed_row_factor: int | None = None
 
 
 @dataclass
@@ -83,12 +95,43 @@ class SchedulerConfig:
 
 
 @dataclass
+class MixedPrecisionConfig:
+    """FSDP2's MixedPrecisionPolicy spelled out. The sharded parameters, which the optimizer updates (the
+    master weights), keep the model's fp32; each block is gathered in param_dtype and computes in it, and its
+    gradients are reduce-scattered in reduce_dtype."""
+
+    param_dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
+    reduce_dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+
+
+@dataclass
 class FsdpConfig:
     enabled: bool = False
     state_dict_type: Literal["sharded", "full"] = "sharded"
-    mixed_precision: Literal["DEFAULT", "PURE", "FULL"] = "PURE"
+    # Composer's presets (with precision amp_bf16: PURE = bf16 params and reductions, DEFAULT = bf16 params,
+    # fp32 reductions, FULL = fp32) or a mapping {param_dtype, reduce_dtype} (MixedPrecisionConfig)
+    mixed_precision: Literal["DEFAULT", "PURE", "FULL"] | MixedPrecisionConfig = "PURE"
     reshard_after_forward: bool = True
+    activation_checkpointing: bool = False  # Composer's, FSDP only (model_runtime has one for any run)
+    # HSDP: this many replicas of the model, each sharded over world_size / replicate consecutive ranks; set
+    # it to the number of hosts to shard within a host and replicate across hosts (1: shard over all ranks)
+    replicate: int = 1
+
+
+@dataclass
+class ModelRuntimeConfig:
+    """Switches that change a step's speed and memory, never its maths."""
+
+    # Recompute each decoder block in the backward pass instead of keeping its activations (about 1/3 more
+    # compute for the memory of one block's activations), with or without FSDP; set this or
+    # fsdp.activation_checkpointing, not both.
     activation_checkpointing: bool = False
+    # torch.compile each decoder block in place (weights keep their names, checkpoints stay loadable);
+    # `compile: true` compiles the whole model through Composer instead: set one of them.
+    compile_blocks: bool = False
+    # Attention of packed rows: auto = FlexAttention on GPUs (compiled kernel, skips blocks across samples),
+    # a dense per-sample mask with SDPA on the CPU; flex or dense force one (flex needs a GPU).
+    packed_attention: Literal["auto", "flex", "dense"] = "auto"
 
 
 @dataclass
@@ -136,6 +179,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     fsdp: FsdpConfig = field(default_factory=FsdpConfig)
+    model_runtime: ModelRuntimeConfig = field(default_factory=ModelRuntimeConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     save_folder: str | None = None  # local folder or s3://...; {run_name} is filled in
@@ -190,6 +234,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
                 return _convert(arg, value, key)
             except ConfigError as e:
                 errors.append(str(e))
+                if isinstance(value, dict) and dataclasses.is_dataclass(arg):
+                    raise  # a mapping meant the dataclass: its error names the inner key
         raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {args}")
     if origin is Literal:
         if value not in args:
@@ -298,11 +344,31 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"device_microbatch_size: must be >= 1, got {cfg.device_microbatch_size}")
     if cfg.model.get("preset", "tiny") not in ("tiny", "paper"):
         raise ConfigError(f"model.preset: {cfg.model['preset']!r} is not one of ['tiny', 'paper']")
+    if cfg.data.packed_row_factor is not None and cfg.data.packed_row_factor < 1:
+        raise ConfigError(f"data.packed_row_factor: must be >= 1 (or null), got {cfg.data.packed_row_factor}")
     for key in ("max_tokens", "max_patches", "num_canonical_nodes"):
         if getattr(cfg.data, key) < 1:
             raise ConfigError(f"data.{key}: must be >= 1")
     if cfg.precision != "fp32" and cfg.device == "cpu":
         raise ConfigError(f"precision: {cfg.precision!r} needs device: gpu (composer on CPU trains in fp32)")
+    rt = cfg.model_runtime
+    if rt.compile_blocks and cfg.compile:
+        raise ConfigError(
+            "model_runtime.compile_blocks: `compile: true` already compiles the whole model; set one of them"
+        )
+    if rt.activation_checkpointing and cfg.fsdp.enabled and cfg.fsdp.activation_checkpointing:
+        raise ConfigError(
+            "model_runtime.activation_checkpointing: fsdp.activation_checkpointing is on too; set one of them"
+        )
+    if rt.packed_attention == "flex" and cfg.device == "cpu":
+        raise ConfigError(
+            "model_runtime.packed_attention: 'flex' needs device: gpu (compiled FlexAttention is CUDA-only "
+            "in torch 2.7); 'auto' uses a dense mask on the CPU"
+        )
+    if cfg.fsdp.replicate < 1:
+        raise ConfigError(f"fsdp.replicate: must be >= 1, got {cfg.fsdp.replicate}")
+    if cfg.fsdp.replicate > 1 and not cfg.fsdp.enabled:
+        raise ConfigError("fsdp.replicate: hybrid sharding needs fsdp.enabled=true")
 
 
 def to_dict(cfg: TrainConfig) -> dict:

@@ -10,7 +10,9 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from composer import Trainer
+from composer.callbacks import CheckpointSaver
 from composer.core import Callback, DataSpec, Evaluator
 from composer.devices import DeviceCPU, DeviceGPU
 from composer.utils import dist, reproducibility
@@ -38,11 +40,13 @@ from pixelgpt.train.callbacks import (
     ModalityMixer,
     RunStateGuard,
     read_loss_log,
+    samples_in_batch,
 )
 from pixelgpt.train.checkpoints import CheckpointError, repair_latest
 from pixelgpt.train.composer_model import ComposerPixelTextGPT
 from pixelgpt.train.config import ConfigError, TrainConfig, to_dict
 from pixelgpt.train.export import write_export
+from pixelgpt.train.fsdp2 import with_replicas
 from pixelgpt.train.mixture import VARIANT_MIXTURES, Mixture
 
 EXPORT_DIR = "export"
@@ -127,6 +131,34 @@ def freeze_unused(model: PixelTextGPT, weights: dict[str, int]) -> list[str]:
     return frozen
 
 
+def apply_model_runtime(model: PixelTextGPT, cfg: TrainConfig, backend: str = "inductor") -> None:
+    """model_runtime's switches, on the plain model before Composer wraps it (FSDP then shards each block
+    with its recomputation and compiled forward inside)."""
+    rt = cfg.model_runtime
+    model.packed_attention = rt.packed_attention
+    model.activation_checkpointing = rt.activation_checkpointing
+    if rt.compile_blocks:
+        for block in model.blocks:
+            # Only the forward is compiled: the block stays the same module (its weights keep their names in
+            # checkpoints and exports) and hooks on it (FSDP's gathers) run outside the compiled code.
+            block.forward = torch.compile(block.forward, backend=backend)
+
+
+def packed_row_factor(cfg: TrainConfig) -> int:
+    """data.packed_row_factor, or its default: rows of 4 budgets where they go through FlexAttention (GPUs),
+    which computes only the blocks within samples; 1 with the dense mask (CPU), whose cost grows with the
+    square of the row length."""
+    if cfg.data.packed_row_factor is not None:
+        return cfg.data.packed_row_factor
+    return 4 if cfg.device == "gpu" and cfg.model_runtime.packed_attention != "dense" else 1
+
+
+def mixed_precision(cfg: TrainConfig) -> str | dict[str, str]:
+    """fsdp.mixed_precision as Composer takes it: a preset name or {param_dtype, reduce_dtype}."""
+    mp = cfg.fsdp.mixed_precision
+    return mp if isinstance(mp, str) else dataclasses.asdict(mp)
+
+
 def build_dataloader(cfg: TrainConfig, device_batch_size: int) -> tuple[PixelTextDataset, DataLoader]:
     d = cfg.data
     dataset = PixelTextDataset(
@@ -141,7 +173,16 @@ def build_dataloader(cfg: TrainConfig, device_batch_size: int) -> tuple[PixelTex
         predownload=d.predownload,
         cache_limit=d.cache_limit,
     )
-    collate = Collator(max_tokens=d.max_tokens, max_patches=d.max_patches, pad_to_max=d.pad_to_max)
+    collate = Collator(
+        max_tokens=d.max_tokens,
+        max_patches=d.max_patches,
+        pad_to_max=d.pad_to_max,
+        packing=d.packing,
+        row_factor=packed_row_factor(cfg),
+        views=tuple(m for m, w in mixture_weights(cfg).items() if w),  # only the views the run trains
+        # ids are range-checked here, on the host, not by the model on the device (a sync per step)
+        vocab_size=cfg.model.get("vocab_size") or dataset.tokenizer.get("vocab_size"),
+    )
     loader = DataLoader(
         dataset,
         batch_size=device_batch_size,
@@ -237,6 +278,7 @@ def _fit(
     weights = mixture_weights(cfg)
     plain_model = PixelTextGPT(mcfg)
     freeze_unused(plain_model, weights)
+    apply_model_runtime(plain_model, cfg)
     mixture = Mixture(weights, seed=cfg.seed, microbatches_per_step=device_bs // micro_bs)
     model = ComposerPixelTextGPT(plain_model, mixture.modalities)
     mixer = ModalityMixer(mixture)
@@ -254,7 +296,7 @@ def _fit(
     if cfg.fsdp.enabled:
         fsdp = {
             "state_dict_type": cfg.fsdp.state_dict_type,
-            "mixed_precision": cfg.fsdp.mixed_precision,
+            "mixed_precision": mixed_precision(cfg),
             "reshard_after_forward": cfg.fsdp.reshard_after_forward,
             "activation_checkpointing": cfg.fsdp.activation_checkpointing,
         }
@@ -274,7 +316,10 @@ def _fit(
     dist.barrier()
     trainer = Trainer(
         model=model,
-        train_dataloader=DataSpec(loader),
+        # the mixer cuts each batch into micro-batches of its modalities; a packed batch counts its samples
+        train_dataloader=DataSpec(
+            loader, split_batch=mixer.split_batch, get_num_samples_in_batch=samples_in_batch
+        ),
         eval_dataloader=(
             Evaluator(
                 label="heldout",
@@ -304,7 +349,7 @@ def _fit(
         device=device,
         precision=cfg.precision,
         device_train_microbatch_size=micro_bs,
-        parallelism_config={"fsdp": fsdp} if fsdp else None,
+        parallelism_config={"fsdp": with_replicas(fsdp, cfg.fsdp.replicate)} if fsdp else None,
         compile_config={} if cfg.compile else None,
         run_name=cfg.run_name,
         save_folder=save_folder,
@@ -318,6 +363,7 @@ def _fit(
         progress_bar=progress_bar,
         log_to_console=False,  # ConsoleLine prints one compact line instead
     )
+    _poll_uploads_often(trainer)
     try:
         trainer.fit()
         # rollouts on held-out strips when there are any (else the last training samples)
@@ -326,6 +372,16 @@ def _fit(
     finally:
         trainer.close()
         clear_remote_mirror(save_folder)
+
+
+def _poll_uploads_often(trainer: Trainer) -> None:
+    """Composer publishes a remote checkpoint's "latest" symlink only after seeing the checkpoint in the
+    bucket, polling every 30 s, and the end of `fit` waits for those polls: up to 30 s lost per checkpoint
+    in flight, and a relaunch meanwhile resumes from an older checkpoint. A poll a second costs one HEAD
+    request."""
+    for callback in trainer.state.callbacks:
+        if isinstance(callback, CheckpointSaver):
+            callback._symlink_upload_wait_before_next_try_in_seconds = 1.0
 
 
 def clear_remote_mirror(save_folder: str | None) -> None:

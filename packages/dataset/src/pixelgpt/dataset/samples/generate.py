@@ -1,7 +1,7 @@
 """Regenerate the embedded sample corpus deterministically: `python -m pixelgpt.dataset.samples.generate`.
 
 All text is written for this project (sentence banks below, combined with a seeded RNG). The files use the
-published formats and field names of the four corpora (paper-spec §7), two files per source:
+published formats and field names of the four corpora, two files per source:
     pes2o/train-0000{0,1}-of-00002.json.gz      jsonl.gz: id, text, source, added, created, version
     wikipedia/train-0000{0,1}-of-00002.parquet   id, url, title, text (articles in 12 scripts)
     c4/c4-train.0000{0,1}-of-00002.json.gz       json lines: text, timestamp, url
