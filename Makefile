@@ -14,9 +14,9 @@ UV_VERSION := 0.13.9
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help setup test test-cluster demo bench lint format
+.PHONY: help setup test test-long demo bench lint format
 help:
-	@echo "make setup | test | test-cluster | demo | bench | lint | format"
+	@echo "make setup | test | test-long | demo | bench | lint | format"
 
 setup:  ## apt packages, uv, and the locked venv; quick when already done
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -30,8 +30,8 @@ setup:  ## apt packages, uv, and the locked venv; quick when already done
 test: setup
 	$(UV) run pytest
 
-test-cluster: setup  # two hosts as network namespaces: Ray and Composer across them (root)
-	$(UV) run pytest -m netns tests/cluster
+test-long: setup  # end-to-end runs of minutes: two hosts as network namespaces (root), S3 kill-and-resume, ray.sh
+	$(UV) run pytest -m long
 
 demo: setup
 	$(UV) run python pipelines/demo.py

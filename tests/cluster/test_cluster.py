@@ -25,7 +25,7 @@ import urllib.request
 import pytest
 from cluster_helpers import REPO, VENV_BIN, Hosts, host_env, ray_cluster, s3_env, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.netns]
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.netns]
 
 SOURCES = ("c4", "pes2o", "the-stack", "wikipedia")
 RENDER_FLAGS = ["--max-patches", "96", "--max-tokens", "256", "--workers", "2"]  # the tiny yamls' rows

@@ -45,6 +45,7 @@ def ray_head(s3_bucket):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_ray_job_submit_as_the_readme_writes_it(ray_head, s3_bucket, tmp_path):
     flags = ["--input", f"wikipedia={WIKI}", "--max-patches", "128", "--workers", "1"]

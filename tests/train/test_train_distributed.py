@@ -96,6 +96,7 @@ def s3(s3_server):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_s3_checkpoints_sigkill_and_relaunch(shard_set, tmp_path, s3, tiny_cfg, subprocess_env):
     """Shards read from s3://, checkpoints written to s3://; the launched run is SIGKILLed after a checkpoint
     reached the bucket, and the same command again resumes from the bucket and ends with the losses of an
