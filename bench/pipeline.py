@@ -1,6 +1,6 @@
 """Render-job throughput and storage cost, measured in one run. `uv run python bench/pipeline.py [--copies N]`
 
-(a) the bare loop: read -> normalise -> chunk -> tokenize -> render -> write, one process, no Ray
+(a) the bare loop: read -> clean -> chunk -> tokenize -> render -> write, one process, no Ray
 (b) the Ray job (`run`) with 1 renderer actor, (c) with 2; actors are warmed up first (their one-time imports
     are not throughput), so (b)/(a) is Ray's overhead and (c)/(b) its scaling
 (d) as (c) with a SentencePiece tokenizer of Llama-2's settings (vocab 8,000, trained on the corpus) instead
@@ -84,13 +84,13 @@ def sentencepiece_tokenizer(inputs: dict[str, list[str]], folder: str) -> str:
     """A Llama-2-style SentencePiece model trained on the corpus's documents (as train_tokenizer.py does)."""
     import tempfile as tf
 
-    from pixelgpt.dataset.normalize import normalize
+    from pixelgpt.dataset.clean import clean_document
     from pixelgpt.dataset.sources import BUILTIN, Doc, read_source
     from pixelgpt.dataset.tokenizers import train_sentencepiece
 
     with tf.TemporaryDirectory() as scratch:
         texts = [
-            normalize(d.text)
+            clean_document(d.text)
             for source, files in inputs.items()
             for f in files[: len(files) // 6 or 1]
             for d in read_source(f, source, BUILTIN[source], scratch)

@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 from pixelgpt.dataset import storage
-from pixelgpt.dataset.normalize import normalize
+from pixelgpt.dataset.clean import clean_document
 from pixelgpt.dataset.sources import BUILTIN, Doc, read_source
 from pixelgpt.dataset.tokenizers import train_bpe, train_sentencepiece
 
@@ -30,7 +30,7 @@ def sample_texts(inputs: dict[str, list[str]], max_docs: int):
             n = 0
             for uri in files:
                 for item in read_source(uri, source, BUILTIN[source], scratch):
-                    if isinstance(item, Doc) and (text := normalize(item.text)):
+                    if isinstance(item, Doc) and (text := clean_document(item.text)):
                         yield text
                         n += 1
                         if n >= max_docs:

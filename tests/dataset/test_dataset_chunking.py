@@ -6,7 +6,7 @@ import unicodedata
 import pytest
 
 from pixelgpt.dataset.chunking import ChunkError, chunk_spans
-from pixelgpt.dataset.normalize import normalize
+from pixelgpt.dataset.clean import clean_document
 from pixelgpt.dataset.samples import sample_inputs
 from pixelgpt.dataset.sources import BUILTIN, Doc, read_source
 from pixelgpt.renderer import Renderer, RendererConfig
@@ -44,7 +44,7 @@ def corpus_texts():
         for f in files:
             for d in read_source(f, source, BUILTIN[source], "/nonexistent"):
                 assert isinstance(d, Doc)
-                yield normalize(d.text)
+                yield clean_document(d.text)
 
 
 def test_sample_corpus_chunks_fit_and_lose_nothing(renderer):

@@ -1,4 +1,4 @@
-"""One document -> its samples: normalise, chunk to fit a strip and a token row, tokenize, render, align.
+"""One document -> its samples: clean, chunk to fit a strip and a token row, tokenize, render, align.
 
     to_samples = DocToSamples(renderer_config, tokenizer, max_tokens=1024, max_doc_chars=2_000_000)
     samples = to_samples(doc)        # list[schema.Sample], or raises Rejected(reason)
@@ -14,7 +14,7 @@ import numpy as np
 from pixelgpt.dataset import schema
 from pixelgpt.dataset.align import token_patches
 from pixelgpt.dataset.chunking import ChunkError, chunk_spans
-from pixelgpt.dataset.normalize import normalize
+from pixelgpt.dataset.clean import clean_document
 from pixelgpt.dataset.sources import Doc
 from pixelgpt.dataset.tokenizers import Tokenizer
 
@@ -43,7 +43,7 @@ class DocToSamples:
             raise Rejected("empty" if not doc.text else "whitespace only")
         if len(doc.text) > self.max_doc_chars:
             raise Rejected(f"too long: {len(doc.text)} characters > max_doc_chars {self.max_doc_chars}")
-        text = normalize(doc.text)
+        text = clean_document(doc.text)
         if not text:
             raise Rejected("empty after normalisation")
         r = self.renderer

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from pixelgpt.renderer import Renderer, RendererConfig
-from pixelgpt.renderer.text import max_chars, normalise
+from pixelgpt.renderer.text import drawable_text, max_chars
 
 Modality = Literal["text", "pixel", "pair"]
 RenderMode = Literal["rgb", "gray", "binary"]
@@ -231,7 +231,7 @@ class Encoder:
             return check_image(example.image, self.patch_size) if example.image is not None else None
         try:  # the renderer refuses control characters and lone surrogates
             for text in example.texts:
-                normalise(text, self.renderer_config.newline, max_chars(self.renderer_config.width_px))
+                drawable_text(text, self.renderer_config.newline, max_chars(self.renderer_config.width_px))
         except (ValueError, TypeError) as e:
             return f"cannot render: {e}"
         return None

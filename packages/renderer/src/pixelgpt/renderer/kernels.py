@@ -86,8 +86,8 @@ def unit_extents(ids, meta, ext, n_chars: int) -> np.ndarray:
     return out
 
 
-def unit_char_patches(ids, meta, ext, out: np.ndarray, x: int, P: int, ntp: int) -> None:
-    _lib.unit_char_patches(_ptr(ids), len(ids), _ptr(meta), _ptr(ext), len(out), x, P, ntp, _ptr(out))
+def unit_char_patches(ids, meta, ext, out: np.ndarray, x: int, P: int, n_text: int) -> None:
+    _lib.unit_char_patches(_ptr(ids), len(ids), _ptr(meta), _ptr(ext), len(out), x, P, n_text, _ptr(out))
 
 
 def columns_to_patches(strip: np.ndarray, n: int) -> np.ndarray:
@@ -209,11 +209,11 @@ def draw_glyphs(grey: np.ndarray, x0: int, glyphs, glyph_stride: int, n_glyphs: 
     ) == 0  # fmt: skip
 
 
-def ext_char_patches(ext: np.ndarray, out: np.ndarray, x: int, P: int, ntp: int) -> None:
+def ext_char_patches(ext: np.ndarray, out: np.ndarray, x: int, P: int, n_text: int) -> None:
     """out[:len(ext)] = each character's patch range (see kernels.c; Renderer._char_patches)."""
     if len(out) < len(ext):
         raise ValueError("ext_char_patches: out is too short")
-    _lib.ext_char_patches(_ptr(ext), len(ext), x, P, ntp, _ptr(out))
+    _lib.ext_char_patches(_ptr(ext), len(ext), x, P, n_text, _ptr(out))
 
 
 def rtl_probes(text: bytes) -> tuple[int, ...]:

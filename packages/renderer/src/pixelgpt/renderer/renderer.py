@@ -41,7 +41,7 @@ from pixelgpt.renderer._capi import (
 from pixelgpt.renderer.config import RendererConfig
 from pixelgpt.renderer.fonts import FontSet, load_repo_fonts, load_single_font
 from pixelgpt.renderer.rendering import Rendering
-from pixelgpt.renderer.text import max_chars, normalise
+from pixelgpt.renderer.text import drawable_text, max_chars
 
 _GET_WIDTHS = int(ffi.cast("uintptr_t", pango.pango_glyph_item_get_logical_widths))  # for line_extents
 
@@ -199,51 +199,53 @@ class Renderer:
     # ------------------------------------------------------------------------------------------ public API
     def render(self, text: str) -> Rendering:
         """One text -> one strip. Text that does not fit is clipped (the end patch takes the last patch)."""
-        t = normalise(text, self.config.newline, self._limit)
+        t = drawable_text(text, self.config.newline, self._limit)
         if not t:
             end = np.zeros((1, self._P, self._P), np.uint8)
             return self._finish_grey(end, 0, np.zeros((len(text), 2), np.int32), 0, 0)
         c = self._words.compose(t) if self._words is not None else None
         if c is not None:
-            ntp = self._next_boundary(2 + c.width + 2) // self._P
-            patches = self._words.patches([(2, c)], ntp, [])
-            return self._finish_grey(patches, ntp, self._words.char_patches(c, 2, len(text), ntp), 0, c.width)
+            n_text = self._next_boundary(2 + c.width + 2) // self._P
+            patches = self._words.patches([(2, c)], n_text, [])
+            return self._finish_grey(
+                patches, n_text, self._words.char_patches(c, 2, len(text), n_text), 0, c.width
+            )
         self._layout.clear()
         width, tofu, ext = self._draw(t, 2)
-        ntp = self._next_boundary(2 + width + 2) // self._P
-        return self._finish(ntp, [], self._char_patches(ext, 2, len(text), width, ntp), tofu, width)
+        n_text = self._next_boundary(2 + width + 2) // self._P
+        return self._finish(n_text, [], self._char_patches(ext, 2, len(text), width, n_text), tofu, width)
 
     def render_pair(self, a: str, b: str) -> Rendering:
         """a, a black separator patch, b, the black end patch. char_patches has len(a) + len(b) rows."""
         P = self._P
-        ta = normalise(a, self.config.newline, self._limit)
-        tb = normalise(b, self.config.newline, self._limit)
+        ta = drawable_text(a, self.config.newline, self._limit)
+        tb = drawable_text(b, self.config.newline, self._limit)
         ca, cb = self._compose_pair(ta, tb)
         if ca is not None and cb is not None:
             sep = self._next_boundary(2 + ca.width + 2)
             if sep < self.config.width_px - P:  # (when capped, b is drawn over a: leave that to cairo)
                 start_b = sep + P + 2
-                ntp = self._next_boundary(start_b + cb.width + 2) // P
-                patches = self._words.patches([(2, ca), (start_b, cb)], ntp, [sep // P])
+                n_text = self._next_boundary(start_b + cb.width + 2) // P
+                patches = self._words.patches([(2, ca), (start_b, cb)], n_text, [sep // P])
                 cp = np.concatenate(
                     [
-                        self._words.char_patches(ca, 2, len(a), ntp),
-                        self._words.char_patches(cb, start_b, len(b), ntp),
+                        self._words.char_patches(ca, 2, len(a), n_text),
+                        self._words.char_patches(cb, start_b, len(b), n_text),
                     ]
                 )
-                return self._finish_grey(patches, ntp, cp, 0, ca.width + cb.width)
+                return self._finish_grey(patches, n_text, cp, 0, ca.width + cb.width)
         self._layout.clear()
         wa, tofu_a, ext_a = self._draw(ta, 2)
         sep = self._next_boundary(2 + wa + 2)
         start_b = sep + P + 2
         wb, tofu_b, ext_b = self._draw(tb, start_b)
-        ntp = self._next_boundary(start_b + wb + 2) // P
-        cp = self._pair_char_patches(ext_a, ext_b, len(a), len(b), wa, wb, start_b, ntp)
-        return self._finish(ntp, [sep // P], cp, tofu_a + tofu_b, wa + wb)
+        n_text = self._next_boundary(start_b + wb + 2) // P
+        cp = self._pair_char_patches(ext_a, ext_b, len(a), len(b), wa, wb, start_b, n_text)
+        return self._finish(n_text, [sep // P], cp, tofu_a + tofu_b, wa + wb)
 
     def measure(self, text: str) -> int:
         """Rendered (logical) width of `text` in whole px, without drawing a strip."""
-        t = normalise(text, self.config.newline, self._limit)
+        t = drawable_text(text, self.config.newline, self._limit)
         if not t:
             return 0
         if self._words is not None:
@@ -257,7 +259,7 @@ class Renderer:
         """float32 (len(text), 2): each character's logical x-range in px, LTR strip coordinates with the text
         starting at 0 (add 2 for its place in a rendered strip). One layout pass, no drawing. Characters past
         the laid-out limit get [width, width)."""
-        t = normalise(text, self.config.newline, self._limit)
+        t = drawable_text(text, self.config.newline, self._limit)
         if not t:
             return np.zeros((len(text), 2), np.float32)
         ext = None
@@ -295,9 +297,12 @@ class Renderer:
                 return None, None
         return ca, cb
 
-    def _pair_char_patches(self, ext_a, ext_b, n_a, n_b, wa, wb, start_b, ntp) -> np.ndarray:
+    def _pair_char_patches(self, ext_a, ext_b, n_a, n_b, wa, wb, start_b, n_text) -> np.ndarray:
         return np.concatenate(
-            [self._char_patches(ext_a, 2, n_a, wa, ntp), self._char_patches(ext_b, start_b, n_b, wb, ntp)]
+            [
+                self._char_patches(ext_a, 2, n_a, wa, n_text),
+                self._char_patches(ext_b, start_b, n_b, wb, n_text),
+            ]
         )
 
     def _draw(self, t: str, x: int) -> tuple[int, int, np.ndarray]:
@@ -315,43 +320,45 @@ class Renderer:
         lay.coloured |= lay.uses_colour
         return width, tofu, ext
 
-    def _char_patches(self, ext: np.ndarray, x: int, n: int, width: int, ntp: int) -> np.ndarray:
+    def _char_patches(self, ext: np.ndarray, x: int, n: int, width: int, n_text: int) -> np.ndarray:
         """Half-open patch range of each character (n rows; rows past len(ext) were cut: empty at the end):
         floor of its left edge, ceiling of its right edge (the floor for a character without width)."""
         out = np.empty((n, 2), np.int32)
-        kernels.ext_char_patches(ext, out, x, self._P, ntp)
-        out[len(ext) :] = min(math.ceil((x + width) / self._P), ntp)
+        kernels.ext_char_patches(ext, out, x, self._P, n_text)
+        out[len(ext) :] = min(math.ceil((x + width) / self._P), n_text)
         return out
 
-    def _finish_grey(self, patches: np.ndarray, ntp: int, char_patches, tofu: int, width: int) -> Rendering:
+    def _finish_grey(
+        self, patches: np.ndarray, n_text: int, char_patches, tofu: int, width: int
+    ) -> Rendering:
         """A Rendering from grey (n, P, P) patches (end patch and separators already black)."""
         out = patches[..., None]
         if self.config.rgb:  # no colour was composed: R = G = B, so a read-only view, not three copies
             out = _as_rgb(out)
-        return Rendering(out, ntp, char_patches, int(tofu), int(width))
+        return Rendering(out, n_text, char_patches, int(tofu), int(width))
 
-    def _finish(self, ntp: int, black: list[int], char_patches, tofu: int, width: int) -> Rendering:
+    def _finish(self, n_text: int, black: list[int], char_patches, tofu: int, width: int) -> Rendering:
         P = self._P
         lay = self._layout
         lay.flush()
         if not lay.coloured:  # no font with colour glyphs drew: R = G = B, one channel is the whole strip
-            grey = kernels.surface_patches(lay.pixels, ntp + 1, 1)[..., None]  # (n, P, P, 1)
-            grey[ntp] = 0
+            grey = kernels.surface_patches(lay.pixels, n_text + 1, 1)[..., None]  # (n, P, P, 1)
+            grey[n_text] = 0
             for i in black:
-                if i < ntp:
+                if i < n_text:
                     grey[i] = 0
             # (BT.601 luma of R = G = B = g is g: (299 + 587 + 114) * g / 1000)
             out = _as_rgb(grey) if self.config.rgb else grey
-            return Rendering(out, ntp, char_patches, int(tofu), int(width))
-        v = lay.pixels[:, : (ntp + 1) * P].reshape(P, ntp + 1, P, 4).transpose(1, 0, 2, 3)
+            return Rendering(out, n_text, char_patches, int(tofu), int(width))
+        v = lay.pixels[:, : (n_text + 1) * P].reshape(P, n_text + 1, P, 4).transpose(1, 0, 2, 3)
         out = np.stack((v[..., 2], v[..., 1], v[..., 0]), axis=-1)  # cairo RGB24 is BGRx in memory
-        out[ntp] = 0
+        out[n_text] = 0
         for i in black:
-            if i < ntp:
+            if i < n_text:
                 out[i] = 0
         if not self.config.rgb:
             o = out.astype(np.uint32)
             out = ((o[..., 0] * 299 + o[..., 1] * 587 + o[..., 2] * 114 + 500) // 1000).astype(np.uint8)[
                 ..., None
             ]
-        return Rendering(out, ntp, char_patches, int(tofu), int(width))
+        return Rendering(out, n_text, char_patches, int(tofu), int(width))

@@ -26,7 +26,7 @@ _TO_SPACE = {
 MAX_MARKS = 30
 # Marks are neither \w nor \s in Python's re, so every run of more than MAX_MARKS marks lies inside a match.
 _FLOOD_CANDIDATE = re.compile(rf"[^\w\s\x00-\x7f]{{{MAX_MARKS + 1},}}")
-_CHANGED = {"space": _ALWAYS + _LINE, "keep": _ALWAYS + _KEEP_NL}  # characters normalise() replaces
+_CHANGED = {"space": _ALWAYS + _LINE, "keep": _ALWAYS + _KEEP_NL}  # characters drawable_text() replaces
 _EITHER = {k: re.compile(f"[{_BAD_CHARS}{v}]") for k, v in _CHANGED.items()}  # one scan for bad or changed
 
 
@@ -35,8 +35,9 @@ def max_chars(width_px: int) -> int:
     return 4 * width_px
 
 
-def normalise(text: str, newline: str, limit: int) -> str:
-    """Checked, normalised text, cut to `limit` characters."""
+def drawable_text(text: str, newline: str, limit: int) -> str:
+    """The text as the renderer draws it: checked, its newlines and other spacing mapped as configured, cut
+    to `limit` characters."""
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     if _EITHER[newline].search(text):

@@ -272,12 +272,13 @@ class WordCache:
         """Whether a composition's unit ids still hold (no compaction since it was made)."""
         return c.epoch == c.store.epoch or len(c.ids) == 0
 
-    def patches(self, parts: list[tuple[int, Composition]], ntp: int, black: list[int]) -> np.ndarray:
-        """(ntp + 1, P, P) grey patches: white, each composition's units from its x (with their spilled ink),
-        clipped at the end patch; the end patch and the patches in `black` black."""
+    def patches(self, parts: list[tuple[int, Composition]], n_text: int, black: list[int]) -> np.ndarray:
+        """(n_text + 1, P, P) grey patches (the text patches, then the end patch): white, each composition's
+        units from its x (with their spilled ink), clipped at the end patch; the end patch and the patches in
+        `black` black."""
         P = self._P
-        limit = ntp * P
-        strip = np.empty(((ntp + 1) * P, P), np.uint8)  # column-major
+        limit = n_text * P
+        strip = np.empty(((n_text + 1) * P, P), np.uint8)  # column-major
         strip[:limit] = 255
         strip[limit:] = 0
         for x, c in parts:
@@ -285,14 +286,14 @@ class WordCache:
             kernels.put_units(strip, x, limit, c.ids, s.meta, s.grey, s.spill_col, s.spill_alpha)
         for i in black:
             strip[i * P : (i + 1) * P] = 0
-        return kernels.columns_to_patches(strip, ntp + 1)
+        return kernels.columns_to_patches(strip, n_text + 1)
 
-    def char_patches(self, c: Composition, x: int, n: int, ntp: int) -> np.ndarray:
+    def char_patches(self, c: Composition, x: int, n: int, n_text: int) -> np.ndarray:
         """int32 (n, 2): as Renderer._char_patches of the composition's extents placed at x."""
         out = np.empty((n, 2), np.int32)
         s = c.store
-        kernels.unit_char_patches(c.ids, s.meta, s.ext, out[: c.n_chars], x, self._P, ntp)
-        out[c.n_chars :] = min(math.ceil((x + c.width) / self._P), ntp)
+        kernels.unit_char_patches(c.ids, s.meta, s.ext, out[: c.n_chars], x, self._P, n_text)
+        out[c.n_chars :] = min(math.ceil((x + c.width) / self._P), n_text)
         return out
 
     def extents(self, c: Composition) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Text normalisation applied to every document before chunking (documented, deterministic).
+"""Document cleaning applied to every document before chunking (documented, deterministic): `clean_document`.
 
 - lone surrogates (possible after JSON "\\udXXX" escapes) become U+FFFD;
 - \\r\\n and \\r become \\n;
@@ -18,7 +18,7 @@ _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def normalize(text: str) -> str:
+def clean_document(text: str) -> str:
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS)
