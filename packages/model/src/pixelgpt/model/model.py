@@ -405,11 +405,3 @@ class PixelTextGPT(nn.Module):
         model = model.to_empty(device=device)
         model.load_state_dict(load_file(str(directory / WEIGHTS_FILE), device=str(device)), strict=True)
         return model
-
-    # ----------------------------------------------------------------------------------------- generation
-
-    def generate_patches(self, prompt_patches: torch.Tensor, k: int, **kwargs) -> torch.Tensor:
-        """Autoregressive rollout of k patches; see pixelgpt.model.generate.generate_patches."""
-        from pixelgpt.model.generate import generate_patches
-
-        return generate_patches(self, prompt_patches, k, **kwargs)

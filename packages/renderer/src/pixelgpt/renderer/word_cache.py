@@ -39,6 +39,7 @@ from pixelgpt.renderer._capi import (
     pango,
     pangocairo,
 )
+from pixelgpt.renderer.layout import Layout
 
 # Candidates: Basic Latin, Latin-1 (no soft hyphen), Latin Extended-A/B, general punctuation, currency signs;
 # only those the first font covers are used (so no fallback font can change the line's height).
@@ -211,7 +212,6 @@ class Composition(NamedTuple):
 
 class WordCache:
     def __init__(self, config, fcconfig, fonts):
-        from pixelgpt.renderer.renderer import Layout  # (import cycle)
 
         self._P = P = config.patch_size
         covered = _covered_chars(fcconfig, fonts.files[0])
