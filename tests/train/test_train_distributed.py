@@ -14,6 +14,7 @@ import tempfile
 import time
 
 import pytest
+from train_helpers import read_losses
 
 from pixelgpt.train.trainer import train
 
@@ -25,11 +26,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def read_losses(out_dir) -> list[dict]:
-    with open(os.path.join(out_dir, "losses.jsonl"), encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
 
 
 def cli_args(shards: str, root, run_name: str, *extra: str) -> list[str]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from composer.core import Callback
+from train_helpers import StopAt
 
 from pixelgpt.dataset.collate import Collator, split_packed
 from pixelgpt.model import ModelConfig, PixelTextGPT
@@ -154,15 +155,6 @@ class BatchDigest(Callback):
             for key, t in sorted(state.batch.get(view, {}).items()):
                 h.update(key.encode() + t.numpy().tobytes())
         self.digests[int(state.timestamp.batch)] = h.hexdigest()
-
-
-class StopAt(Callback):
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def batch_end(self, state, logger) -> None:
-        if int(state.timestamp.batch) == self.at:
-            raise KeyboardInterrupt(f"stopped after step {self.at}")
 
 
 def test_a_packed_run_resumes_onto_the_same_rows_and_losses(tiny_cfg, tmp_path):

@@ -10,21 +10,11 @@ import os
 import shutil
 
 import pytest
-from composer.core import Callback
+from train_helpers import FitStart
 
 from pixelgpt.dataset.streaming import ShardReadError
 from pixelgpt.train.config import ConfigError
 from pixelgpt.train.trainer import train
-
-
-class FitStart(Callback):
-    """Records the step a fit starts from (0 fresh, k after resuming from a checkpoint of step k)."""
-
-    def __init__(self) -> None:
-        self.step: int | None = None
-
-    def fit_start(self, state, logger) -> None:
-        self.step = int(state.timestamp.batch)
 
 
 def losses(out_dir) -> list[tuple[str, float]]:

@@ -3,44 +3,17 @@ run-state guard, the export loads without Composer, the PNGs."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
-from composer.core import Callback
 from PIL import Image
+from train_helpers import FitStart, StopAt, read_losses
 
 from pixelgpt.renderer.pictures import BAND, GAP, LABEL
 from pixelgpt.train.mixture import VARIANT_MIXTURES, Mixture
 from pixelgpt.train.trainer import train
-
-
-def read_losses(out_dir: str) -> list[dict]:
-    with open(os.path.join(out_dir, "losses.jsonl"), encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
-
-
-class StopAt(Callback):
-    """Simulates a crash right after step `at` (KeyboardInterrupt, like Ctrl-C)."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def batch_end(self, state, logger) -> None:
-        if int(state.timestamp.batch) == self.at:
-            raise KeyboardInterrupt(f"stopped after step {self.at}")
-
-
-class FitStart(Callback):
-    """Records the step a fit starts from (0 fresh, k after resuming from a checkpoint of step k)."""
-
-    def __init__(self) -> None:
-        self.step: int | None = None
-
-    def fit_start(self, state, logger) -> None:
-        self.step = int(state.timestamp.batch)
 
 
 @pytest.mark.parametrize("variant", ["textgpt", "pixelgpt", "monogpt", "dualgpt"])

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from pixelgpt.train import config as train_config
 from pixelgpt.train.config import ConfigError, FsdpConfig, LoggingConfig, apply_override, from_dict
 
 MODALITIES = ("text", "pixel", "pair")
@@ -31,12 +32,12 @@ class DataConfig:
 
 
 @dataclass
-class OptimizerConfig:
+class OptimizerConfig(train_config.OptimizerConfig):
+    """Pretraining's AdamW settings with the released fine-tuning scripts' defaults."""
+
     lr: float = 5e-5
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
     weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
 
 
 @dataclass

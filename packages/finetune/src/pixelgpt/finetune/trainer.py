@@ -52,6 +52,7 @@ from pixelgpt.finetune.tasks import FinetuneError, get_task
 from pixelgpt.model import ModelConfig, PixelTextGPT
 from pixelgpt.train.builders import build_loggers, build_optimizer, show_progress_bar
 from pixelgpt.train.export import RENDERER_CONFIG, read_export
+from pixelgpt.train.fsdp2 import composer_fsdp
 
 METRICS_FILE = "metrics.json"
 BEST_DIR = "best"
@@ -519,14 +520,7 @@ def make_trainer(
         Evaluator(label=split, dataloader=DataSpec(loader), device_eval_microbatch_size=eval_bs)
         for split, loader in eval_loaders.items()
     ]
-    fsdp = None
-    if cfg.fsdp.enabled:
-        fsdp = {
-            "state_dict_type": "full",
-            "mixed_precision": cfg.fsdp.mixed_precision,
-            "reshard_after_forward": cfg.fsdp.reshard_after_forward,
-            "activation_checkpointing": cfg.fsdp.activation_checkpointing,
-        }
+    fsdp = composer_fsdp(cfg.fsdp, state_dict_type="full")  # the best weights are kept whole
     algorithms = []
     if cfg.optimizer.grad_clip:
         algorithms.append(GradientClipping(clipping_type="norm", clipping_threshold=cfg.optimizer.grad_clip))

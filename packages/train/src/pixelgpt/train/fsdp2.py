@@ -27,7 +27,7 @@ from typing import Any
 from composer.utils import dist
 from composer.utils.parallelism import FSDP2Config
 
-from pixelgpt.train.config import ConfigError
+from pixelgpt.train.config import ConfigError, FsdpConfig
 
 
 @dataclasses.dataclass
@@ -37,6 +37,21 @@ class HSDPConfig(FSDP2Config):
     @property
     def data_parallel_replicate_degree(self) -> int | None:  # read by Composer when it builds the mesh
         return self.replicate if self.replicate > 1 else None
+
+
+def composer_fsdp(cfg: FsdpConfig, state_dict_type: str | None = None) -> dict[str, Any] | FSDP2Config | None:
+    """Composer's parallelism_config["fsdp"] from a YAML's `fsdp` section (None when it is off), for
+    pretraining and fine-tuning alike; `state_dict_type` overrides the section's."""
+    if not cfg.enabled:
+        return None
+    mp = cfg.mixed_precision  # a preset name, or {param_dtype, reduce_dtype}
+    fsdp = {
+        "state_dict_type": state_dict_type or cfg.state_dict_type,
+        "mixed_precision": mp if isinstance(mp, str) else dataclasses.asdict(mp),
+        "reshard_after_forward": cfg.reshard_after_forward,
+        "activation_checkpointing": cfg.activation_checkpointing,
+    }
+    return with_replicas(fsdp, cfg.replicate)
 
 
 def with_replicas(fsdp: dict[str, Any] | FSDP2Config, replicate: int) -> dict[str, Any] | FSDP2Config:

@@ -46,7 +46,7 @@ from pixelgpt.train.checkpoints import CheckpointError, repair_latest
 from pixelgpt.train.composer_model import ComposerPixelTextGPT
 from pixelgpt.train.config import ConfigError, TrainConfig, to_dict
 from pixelgpt.train.export import write_export
-from pixelgpt.train.fsdp2 import with_replicas
+from pixelgpt.train.fsdp2 import composer_fsdp
 from pixelgpt.train.mixture import VARIANT_MIXTURES, Mixture
 
 EXPORT_DIR = "export"
@@ -151,12 +151,6 @@ def packed_row_factor(cfg: TrainConfig) -> int:
     if cfg.data.packed_row_factor is not None:
         return cfg.data.packed_row_factor
     return 4 if cfg.device == "gpu" and cfg.model_runtime.packed_attention != "dense" else 1
-
-
-def mixed_precision(cfg: TrainConfig) -> str | dict[str, str]:
-    """fsdp.mixed_precision as Composer takes it: a preset name or {param_dtype, reduce_dtype}."""
-    mp = cfg.fsdp.mixed_precision
-    return mp if isinstance(mp, str) else dataclasses.asdict(mp)
 
 
 def build_dataloader(cfg: TrainConfig, device_batch_size: int) -> tuple[PixelTextDataset, DataLoader]:
@@ -292,14 +286,7 @@ def _fit(
         shard_sets=[s.path for s in cfg.data.shards],
     )
     save_folder = cfg.resolved(cfg.save_folder) if cfg.save_folder else None
-    fsdp = None
-    if cfg.fsdp.enabled:
-        fsdp = {
-            "state_dict_type": cfg.fsdp.state_dict_type,
-            "mixed_precision": mixed_precision(cfg),
-            "reshard_after_forward": cfg.fsdp.reshard_after_forward,
-            "activation_checkpointing": cfg.fsdp.activation_checkpointing,
-        }
+    fsdp = composer_fsdp(cfg.fsdp)
     algorithms: list[Any] = [mixer]
     if cfg.optimizer.grad_clip:
         from composer.algorithms import GradientClipping
@@ -349,7 +336,7 @@ def _fit(
         device=device,
         precision=cfg.precision,
         device_train_microbatch_size=micro_bs,
-        parallelism_config={"fsdp": with_replicas(fsdp, cfg.fsdp.replicate)} if fsdp else None,
+        parallelism_config={"fsdp": fsdp} if fsdp else None,
         compile_config={} if cfg.compile else None,
         run_name=cfg.run_name,
         save_folder=save_folder,
