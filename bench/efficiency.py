@@ -36,8 +36,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from pixelgpt.dataset.collate import Collator, split_packed  # noqa: E402
+from pixelgpt.dataset.collate import Collator  # noqa: E402
 from pixelgpt.model import ModelConfig, PixelTextGPT  # noqa: E402
+from pixelgpt.train.micro_batches import split_packed  # noqa: E402
 
 MAX_TOKENS = MAX_PATCHES = 1024  # the paper's row budgets
 VIEWS = {"text": "TextGPT text rows", "image": "PixelGPT patch rows", "pair": "DualGPT pair rows"}

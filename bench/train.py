@@ -24,10 +24,10 @@ os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 import torch  # noqa: E402
 from composer.core import Callback  # noqa: E402
 
-from pixelgpt.dataset.collate import select_modality  # noqa: E402
 from pixelgpt.model import PixelTextGPT  # noqa: E402
 from pixelgpt.train.builders import build_optimizer  # noqa: E402
 from pixelgpt.train.config import load_config  # noqa: E402
+from pixelgpt.train.micro_batches import select_modality  # noqa: E402
 from pixelgpt.train.mixture import Mixture  # noqa: E402
 from pixelgpt.train.trainer import build_dataloader, mixture_weights, model_config, train  # noqa: E402
 

@@ -24,8 +24,8 @@ def fits(renderer, chunk: str, max_patches: int = M) -> bool:
     return math.ceil((2 + renderer.measure(chunk) + 2) / 16) * 16 <= (max_patches - 1) * 16
 
 
-def check(renderer, text: str, max_patches: int = M) -> list[str]:
-    spans = chunk_spans(text, renderer.measure, renderer.char_extents, max_patches)
+def check(renderer, text: str) -> list[str]:
+    spans = chunk_spans(text, renderer.measure, renderer.char_extents, renderer.config)
     pos = 0
     for s, e in spans:
         assert pos <= s < e and text[pos:s].strip() == "", "gap between chunks must be whitespace only"
@@ -35,7 +35,7 @@ def check(renderer, text: str, max_patches: int = M) -> list[str]:
     assert "".join("".join(chunks).split()) == "".join(text.split()), "characters lost or duplicated"
     for c in chunks:
         assert c == c.strip()
-        assert fits(renderer, c, max_patches), (renderer.measure(c), c[:40])
+        assert fits(renderer, c), (renderer.measure(c), c[:40])
     return chunks
 
 
@@ -106,7 +106,7 @@ def test_layout_passes_grow_with_chunks_not_characters(renderer):
         return renderer.char_extents(t)
 
     text = " ".join(f"word{i}" for i in range(6000))
-    spans = chunk_spans(text, measure, extents, M)
+    spans = chunk_spans(text, measure, extents, renderer.config)
     assert len(spans) > 50
     assert calls["measure"] <= 2 * len(spans) and calls["extents"] <= 3 * len(spans)
 
@@ -114,7 +114,7 @@ def test_layout_passes_grow_with_chunks_not_characters(renderer):
 def test_single_grapheme_wider_than_strip_is_an_error():
     small = Renderer(RendererConfig(max_patches=2))
     with pytest.raises(ChunkError):
-        chunk_spans("\ufdfd", small.measure, small.char_extents, 2)
+        chunk_spans("\ufdfd", small.measure, small.char_extents, small.config)
 
 
 def test_token_budget_no_chunk_over_either_budget_and_nothing_lost(renderer):
@@ -130,7 +130,7 @@ def test_token_budget_no_chunk_over_either_budget_and_nothing_lost(renderer):
 
     budget, n_chunks, token_bound = 40, 0, 0
     for text in corpus_texts():
-        spans = chunk_spans(text, renderer.measure, renderer.char_extents, M, starts, budget)
+        spans = chunk_spans(text, renderer.measure, renderer.char_extents, renderer.config, starts, budget)
         chunks = [text[s:e] for s, e in spans]
         assert "".join("".join(chunks).split()) == "".join(text.split())
         for c in chunks:
@@ -151,4 +151,4 @@ def test_a_grapheme_with_more_tokens_than_the_budget_fails(renderer):
         return [s if e > s else -1 for s, e in offsets.tolist()]
 
     with pytest.raises(ChunkError, match="max_tokens 3"):  # BOS + 4 bytes of one emoji
-        chunk_spans("\U0001f642", renderer.measure, renderer.char_extents, M, starts, 3)
+        chunk_spans("\U0001f642", renderer.measure, renderer.char_extents, renderer.config, starts, 3)

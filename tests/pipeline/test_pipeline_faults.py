@@ -1,8 +1,7 @@
 """Faults in the render job: no attempt that failed, was killed or ran out of disk is ever taken for a
-finished
-partition; the re-run ends byte-identical to an uninterrupted run; transient failures are retried,
-deterministic
-ones are not; user errors are found on the driver before Ray starts; a killed driver leaves no Ray behind."""
+finished partition; the re-run ends byte-identical to an uninterrupted run; transient failures are retried,
+deterministic ones are not; user errors are found on the driver before Ray starts; a killed driver leaves no
+Ray behind."""
 
 import dataclasses
 import json

@@ -62,3 +62,6 @@ def test_bad_config_names_the_key():
         RendererConfig.from_dict({"dpi": 120, "colour": "red"})
     cfg = RendererConfig()
     assert RendererConfig.from_dict(cfg.to_dict()) == cfg
+    assert type(RendererConfig.from_dict({"font_size": 8}).font_size) is int  # exports keep "font_size": 8
+    # the end patch, at the next boundary after 2 + width + 2, stays before the last patch's end
+    assert RendererConfig(max_patches=48).text_width_px == 47 * 16 - 4

@@ -103,8 +103,8 @@ def test_unit_table_finds_every_key_and_nothing_else():
     words = sorted({"".join(rng.choices(alphabet[:-1], k=rng.randint(0, 6))) for _ in range(300)})
     keys = [w.encode() for w in words]
     meta = np.zeros((len(keys), kernels.NMETA), np.int64)
-    meta[:, 8] = [len(k) for k in keys]  # KEYN
-    meta[:, 7] = np.cumsum(meta[:, 8]) - meta[:, 8]  # KEY0
+    meta[:, kernels.KEYN] = [len(k) for k in keys]
+    meta[:, kernels.KEY0] = np.cumsum(meta[:, kernels.KEYN]) - meta[:, kernels.KEYN]
     arena = np.frombuffer(b"".join(keys), np.uint8).copy()
     slots = np.zeros(1024, np.int64)  # a small table: long probe chains
     kernels.insert_units(slots, meta, arena, 0, len(keys))
@@ -116,3 +116,27 @@ def test_unit_table_finds_every_key_and_nothing_else():
         text = " ".join(tokens)
         got = kernels.lookup_tokens(text.encode(), slots, meta, arena, text.count(" ") + 1)
         assert got.tolist() == [index.get(t, -1) for t in text.split(" ")]
+
+
+def test_a_signature_that_drifts_from_the_header_does_not_compile(tmp_path):
+    """kernels.c is compiled against kernels.h, the text cffi declares: a definition that no longer matches
+    its declaration is a compile error, not silent memory corruption at run time."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    src = Path(kernels.__file__).parent
+    for name in ("kernels.c", "kernels.h", "pango_structs.h"):
+        shutil.copy(src / name, tmp_path / name)
+    cmd = ["cc", "-std=c11", "-fsyntax-only", str(tmp_path / "kernels.c")]
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    header = tmp_path / "kernels.h"
+    drifted = "void copy_rows(uint8_t *dst, const uint8_t *src, const int64_t *start, const int32_t *count,"
+    header.write_text(
+        header.read_text().replace(drifted.replace("int32_t *count", "int64_t *count"), drifted)
+    )
+    assert drifted in header.read_text()
+    compiled = subprocess.run(cmd, capture_output=True, text=True)
+    assert compiled.returncode != 0 and "conflicting types for 'copy_rows'" in compiled.stderr.replace(
+        "‘", "'"
+    ).replace("’", "'")

@@ -5,119 +5,15 @@ import random
 import numpy as np
 from renderer_samples import SCRIPTS
 
-PROSE = [
-    "Autoregressive",
-    "pre-training",
-    "on",
-    "pixels",
-    "renders",
-    "every",
-    "document",
-    "as",
-    "a",
-    "strip",
-    "of",
-    "small",
-    "square",
-    "patches,",
-    "and",
-    "the",
-    "model",
-    "learns",
-    "to",
-    "predict",
-    "the",
-    "next",
-    "patch",
-    "from",
-    "the",
-    "ones",
-    "before",
-    "it.",
-    "In",
-    "2024,",
-    "the",
-    "authors",
-    "reported",
-    "that",
-    "a",
-    "model",
-    "trained",
-    "this",
-    "way",
-    '("PixelGPT")',
-    "reached",
-    "78.4%",
-    "accuracy",
-    "on",
-    "XNLI",
-    "--",
-    "within",
-    "a",
-    "few",
-    "points",
-    "of",
-    "a",
-    "token-based",
-    "baseline!",
-    "Meanwhile,",
-    "Dr.",
-    "O'Neill's",
-    "group",
-    "measured",
-    "the",
-    "cost:",
-    "about",
-    "$1,200",
-    "per",
-    "run,",
-    "i.e.",
-    "3x",
-    "cheaper;",
-    "see",
-    "p.",
-    "17.",
-    "Wait...",
-    "was",
-    "it",
-    '"fjord",',
-    '"jiffy"',
-    "or",
-    "'Ajax'?",
-    "The",
-    "café",
-    "served",
-    "crème",
-    "brûlée",
-    "&",
-    "naïve",
-    "smørrebrød",
-    "—",
-    "déjà",
-    "vu,",
-    "señor.",
-    "Zażółć",
-    "gęślą",
-    "jaźń;",
-    "Fußgängerübergänge",
-    "öffnen",
-    "um",
-    "7:45",
-    "Uhr.",
-    "À",
-    "bientôt,",
-    "Ærøskøbing!",
-    "Ÿ",
-    "ĳ",
-    "ŉ",
-    "ſ",
-    "ǅ",
-    "ȸ",
-    "ɏ",
-    "…",
-    "‰",
-    "‹›",
-]
+PROSE = (
+    "Autoregressive pre-training on pixels renders every document as a strip of small square patches, "
+    "and the model learns to predict the next patch from the ones before it. In 2024, the authors "
+    'reported that a model trained this way ("PixelGPT") reached 78.4% accuracy on XNLI -- within a few '
+    "points of a token-based baseline! Meanwhile, Dr. O'Neill's group measured the cost: about $1,200 "
+    'per run, i.e. 3x cheaper; see p. 17. Wait... was it "fjord", "jiffy" or \'Ajax\'? The café served '
+    "crème brûlée & naïve smørrebrød — déjà vu, señor. Zażółć gęślą jaźń; Fußgängerübergänge öffnen um "
+    "7:45 Uhr. À bientôt, Ærøskøbing! Ÿ ĳ ŉ ſ ǅ ȸ ɏ … ‰ ‹›"
+).split()
 CODE = [
     "def forward(self, x: torch.Tensor) -> torch.Tensor:",
     "    return self.proj(F.silu(self.gate(x)) * self.up(x))  # SwiGLU",
@@ -281,10 +177,11 @@ def test_new_words_drawn_by_cairo_or_from_glyph_masks_are_the_same(reference):
     """New units are drawn from cached glyph masks; where a glyph has none, cairo draws the batch. Both
     ways (here: cairo for every batch) give the full layout's pixels."""
     from pixelgpt.renderer import Renderer, RendererConfig
+    from pixelgpt.renderer.glyph_masks import NO_MASK
 
     r = Renderer(RendererConfig())
-    r._words._gm[:] = -2  # no glyph may have a mask
+    r._words._masks.by_glyph[:] = NO_MASK  # no glyph may have a mask
     texts = corpus(80, seed=9)
     for t in texts:
         assert_same(r.render(t), reference.render(t))
-    assert r._words.laid_out > 100 and r._words._n_masks == 0
+    assert r._words.laid_out > 100 and r._words._masks.rows == 0

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from pixelgpt.dataset.collate import Collator, select_modality
+from pixelgpt.dataset.collate import Collator
 from pixelgpt.dataset.streaming import PixelTextDataset, ShardSet
+from pixelgpt.train.micro_batches import select_modality
 
 
 def test_collate_matches_a_hand_made_batch():

@@ -14,9 +14,10 @@ import torch
 from composer.core import Callback
 from train_helpers import StopAt
 
-from pixelgpt.dataset.collate import Collator, split_packed
+from pixelgpt.dataset.collate import Collator
 from pixelgpt.model import ModelConfig, PixelTextGPT
 from pixelgpt.train.config import ConfigError, MixedPrecisionConfig, load_config
+from pixelgpt.train.micro_batches import split_packed
 from pixelgpt.train.trainer import apply_model_runtime, packed_row_factor, train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,8 +1,7 @@
 """Split a normalised document into chunks whose strip fits the patch budget, end patch included.
 
-A text fits a strip of `max_patches` patches iff next_boundary(2 + width + 2) <= (max_patches - 1) * 16, i.e.
-width <= (max_patches - 1) * 16 - 4 (docs/paper-facts.md: Rendering: otherwise the end patch is capped onto
-text).
+A text fits a strip iff its width is at most the renderer config's `text_width_px` (docs/paper-facts.md:
+Rendering: otherwise the end patch is capped onto text).
 
 Per chunk, one `char_extents` layout pass over a window of the remaining text gives each character's advance;
 their running sum finds how many characters fit; the cut moves back to the last whitespace (if that keeps at
@@ -11,35 +10,28 @@ of the candidate confirms it (and, rarely, moves the cut further back). Whitespa
 nothing else is lost or duplicated.
 
 With a token budget (`count_tokens`, `max_tokens`), a candidate whose tokens (special tokens included) pass
-the
-budget is cut again before the first token that does not fit, the same way (whitespace, else a grapheme
+the budget is cut again before the first token that does not fit, the same way (whitespace, else a grapheme
 boundary), and checked again: every chunk then fits both its strip and its token row, so nothing is ever
-cropped
-later.
+cropped later.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-PATCH = 16
-LEFT_PAD, RIGHT_PAD = 2, 2
-SAFETY_PX = 1  # float widths vs the renderer's own rounding
+if TYPE_CHECKING:  # the renderer loads Pango on import
+    from pixelgpt.renderer import RendererConfig
+
+SAFETY_PX = 1  # summed float advances vs the renderer's own rounding
 _BREAK_CHARS = (" ", "\n", "\t", "\u3000")
 
 
 class ChunkError(ValueError):
     """A document that cannot be cut into strips (a single grapheme wider than a strip)."""
-
-
-def width_limit(max_patches: int) -> float:
-    """Largest text width in px whose strip keeps its end patch inside `max_patches` patches."""
-    if max_patches < 2:
-        raise ValueError(f"max_patches: need >= 2 (text + end patch), got {max_patches}")
-    return (max_patches - 1) * PATCH - LEFT_PAD - RIGHT_PAD - SAFETY_PX
 
 
 def _joins_previous(text: str, i: int) -> bool:
@@ -75,17 +67,18 @@ def chunk_spans(
     text: str,
     measure: Callable[[str], float],
     char_extents: Callable[[str], np.ndarray],
-    max_patches: int,
+    config: RendererConfig,
     token_starts: Callable[[str], np.ndarray] | None = None,
     max_tokens: int | None = None,
 ) -> list[tuple[int, int]]:
     """Half-open character spans of `text`, one per chunk, in order. Text between spans is whitespace only.
+    measure and char_extents are those of a Renderer of `config`.
 
     token_starts(chunk) -> the first character of each token of the chunk, -1 for a token that covers no
     character (a special token); with max_tokens, no chunk has more tokens than that."""
     if max_tokens is not None and max_tokens < 1:
         raise ValueError(f"max_tokens: need >= 1, got {max_tokens}")
-    limit = width_limit(max_patches)
+    limit = config.text_width_px - SAFETY_PX
     n = len(text)
     first_window = int(limit / 4) + 32  # ~4 px per character on average
     max_window = int(limit * 4) + 32  # zero-width characters aside, nothing is narrower than 1/4 px
@@ -122,7 +115,9 @@ def chunk_spans(
                 cut, fit = pos + fitting, fitting  # before the first token past the budget, then check again
                 continue
             if cut <= pos + 1:
-                raise ChunkError(f"character {pos}: a grapheme wider than a strip of {max_patches} patches")
+                raise ChunkError(
+                    f"character {pos}: a grapheme wider than a strip of {config.max_patches} patches"
+                )
             cut = min(cut, stop) - 1
             fit = cut - pos
         spans.append((pos, e))

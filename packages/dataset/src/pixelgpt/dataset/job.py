@@ -5,11 +5,10 @@
 The driver checks everything it can before Ray starts (config, tokenizer, renderer settings, inputs, output);
 verifies which partitions an earlier run completed (index, stats and shards agree) and skips them; renders the
 rest on one actor per worker (each holds a Renderer and a tokenizer, built once); retries a partition only
-when
-its worker died or lost its connection (a deterministic error fails the job at once, naming the partition);
-then merges. Re-running an interrupted job finishes it, and the set is byte-identical to an uninterrupted
-run's.
-A Ray that the job starts in-process is stopped when the job ends, and by a watchdog if the driver is killed.
+when its worker died or lost its connection (a deterministic error fails the job at once, naming the
+partition); then merges. Re-running an interrupted job finishes it, and the set is byte-identical to an
+uninterrupted run's. A Ray that the job starts in-process is stopped when the job ends, and by a watchdog if
+the driver is killed.
 """
 
 from __future__ import annotations

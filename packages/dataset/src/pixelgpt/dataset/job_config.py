@@ -10,17 +10,13 @@ minutes on the workers.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from pixelgpt.config import ConfigError, from_dict
 from pixelgpt.dataset import schema, storage
 from pixelgpt.dataset.sources import BUILTIN, SourceSpec
-
-
-class ConfigError(ValueError):
-    """A bad job configuration; the message names the key."""
 
 
 def read_yaml(path: str) -> dict[str, Any]:
@@ -62,16 +58,7 @@ class JobConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        missing = [k for k in ("inputs", "output") if k not in data]
-        if missing:
-            raise ConfigError(f"missing config key(s): {', '.join(missing)}")
-        cfg = cls(**data)
+        cfg = from_dict(cls, data)
         cfg.validate()
         return cfg
 
@@ -133,7 +120,7 @@ class JobConfig:
             return RendererConfig(**{**self.renderer, "max_patches": self.max_patches})
         except TypeError as e:
             raise ConfigError(f"renderer: {e}") from None
-        except ValueError as e:  # e.g. max_patches beyond what a cairo surface can hold
+        except ConfigError as e:  # e.g. max_patches beyond what a cairo surface can hold
             raise ConfigError(str(e).replace("RendererConfig.", "renderer.")) from None
 
     def load_tokenizer(self):

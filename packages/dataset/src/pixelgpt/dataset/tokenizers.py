@@ -1,6 +1,5 @@
 """Tokenizers for the `tokens` column: the built-in byte tokenizer, a SentencePiece `tokenizer.model`, a
-Hugging
-Face `tokenizer.json`, or a directory holding them the way Hub repos ship them.
+Hugging Face `tokenizer.json`, or a directory holding them the way Hub repos ship them.
 
     tok = load_tokenizer("byte" | "tokenizer.model" | "tokenizer.json" | "path/to/dir")
     ids, offsets = tok.encode("Hello world")   # Llama-2: [1, 15043, 3186], offsets [[0,0],[0,5],[5,11]]
@@ -10,13 +9,11 @@ Ids are exactly those of the reference library for the file (`sentencepiece` for
 .json), with the file's special-token settings: a Llama-2 tokenizer prepends `<s>` (BOS, id 1) and adds no
 `</s>`. A special token covers no character: its offsets are the empty range (0, 0), so it spans no patch.
 Offsets are half-open character ranges of `text`, which is what aligns tokens with the renderer's
-per-character
-patch ranges.
+per-character patch ranges.
 
 Settings of a directory come from its tokenizer_config.json (`add_bos_token`, `add_eos_token`, `bos_token`,
 `eos_token`, `pad_token`), as transformers reads them; a bare tokenizer.json uses its own post-processor; a
-bare
-tokenizer.model follows Llama-2 (BOS yes, EOS no).
+bare tokenizer.model follows Llama-2 (BOS yes, EOS no).
 """
 
 from __future__ import annotations

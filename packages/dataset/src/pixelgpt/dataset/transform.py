@@ -48,9 +48,7 @@ class DocToSamples:
             raise Rejected("empty after normalisation")
         r = self.renderer
         try:
-            spans = chunk_spans(
-                text, r.measure, r.char_extents, self.max_patches, self.token_starts, self.max_tokens
-            )
+            spans = chunk_spans(text, r.measure, r.char_extents, r.config, self.token_starts, self.max_tokens)
         except ChunkError as e:
             raise Rejected(f"unchunkable: {e}") from None
         return [self._sample(doc, k, text[s:e]) for k, (s, e) in enumerate(spans)]

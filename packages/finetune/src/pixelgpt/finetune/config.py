@@ -1,5 +1,5 @@
 """Fine-tuning configuration: yamls/finetune/<model>/<task>-<modality>.yaml -> FinetuneConfig, with
-`a.b=value` overrides (the pretraining config's loader: pixelgpt.train.config.from_dict / apply_override).
+`a.b=value` overrides (the configs' loader, pixelgpt.config.from_dict, and pretraining's apply_override).
 
 Batch sizes follow the released scripts: `batch_size` is one optimisation step's examples at grad_accum 1
 (their per-device batch x GPUs), `grad_accum` multiplies it; the effective batch is batch_size * grad_accum
@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 import yaml
 
+from pixelgpt.config import ConfigError, from_dict
 from pixelgpt.train import config as train_config
-from pixelgpt.train.config import ConfigError, FsdpConfig, LoggingConfig, apply_override, from_dict
+from pixelgpt.train.config import FsdpConfig, LoggingConfig, apply_override
 
 MODALITIES = ("text", "pixel", "pair")
 

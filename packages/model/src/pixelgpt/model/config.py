@@ -6,11 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from pixelgpt.config import ConfigError, from_dict
+
 Attention = Literal["sdpa", "naive"]
-
-
-class ConfigError(ValueError):
-    """A model config that cannot build a model; the message names the offending key."""
 
 
 @dataclass(frozen=True)
@@ -73,17 +71,6 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in d:
-            if key not in known:
-                raise ConfigError(f"{key}: unknown ModelConfig key (known: {', '.join(sorted(known))})")
-        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
-        for key in required:
-            if key not in d:
-                raise ConfigError(f"{key}: missing required ModelConfig key")
-        values = dict(d)
-        for key in ("rope_theta", "norm_eps", "init_std"):  # JSON/YAML may give 10000 as an int
-            if isinstance(values.get(key), int) and not isinstance(values[key], bool):
-                values[key] = float(values[key])
-        return cls(**values)
+    def from_dict(cls, d: dict[str, Any], where: str = "") -> ModelConfig:
+        """Checked keys and types (ints for the float fields, as JSON/YAML may give 10000, become floats)."""
+        return from_dict(cls, d, where)

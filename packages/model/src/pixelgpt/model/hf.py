@@ -3,9 +3,8 @@
 The released repos (baidu/PixelGPT, baidu/MonoGPT, baidu/DualGPT) hold an `ErniePixelForCausalLM`: a
 config.json with Llama fields plus image fields, and HF-Llama tensor names plus a conv patch embedding and two
 heads (docs/paper-facts.md: Model). This module maps those names and shapes to PixelTextGPT's and back,
-exactly (only
-renames and one permutation, no arithmetic), and writes a text-only `LlamaForCausalLM` directory for tools
-that know Llama.
+exactly (only renames and one permutation, no arithmetic), and writes a text-only `LlamaForCausalLM` directory
+for tools that know Llama.
 
 Only torch and safetensors are needed: transformers is never imported here.
 """

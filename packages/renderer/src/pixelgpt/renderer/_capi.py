@@ -2,13 +2,15 @@
 
 pangocffi's own declarations leave the structs we need opaque (or declare them wrongly), so the renderer
 declares exactly the Pango 1.50 / cairo 1.16 / fontconfig 2.14 symbols it uses and opens the same shared
-libraries pangocffi and cairocffi load. Calling C directly also keeps wrapper overhead off the hot path.
+libraries pangocffi and cairocffi load. Calling C directly also keeps wrapper overhead off the hot path. The
+struct layouts it reads are in pango_structs.h, which the C kernels (kernels.h) include too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 from cffi import FFI
 
@@ -16,12 +18,20 @@ from cffi import FFI
 # one, and harfbuzz shapes Han differently for zh/ja/ko; pin it before libpango can read the environment.
 os.environ["PANGO_LANGUAGE"] = "en"
 
+
+def declarations(header: str) -> str:
+    """A header of this package as cffi declarations: its text without the lines for the C preprocessor."""
+    text = (Path(__file__).parent / header).read_text()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+# One FFI for all of the renderer's C, so a struct pointer from Pango passes to a kernel as it is.
 ffi = FFI()
+ffi.cdef(declarations("pango_structs.h"))
 ffi.cdef(
     """
     typedef int gboolean;
     typedef uint32_t gunichar;
-    typedef struct _GSList { void *data; struct _GSList *next; } GSList;
 
     /* fontconfig */
     typedef struct _FcConfig FcConfig;
@@ -69,27 +79,9 @@ ffi.cdef(
     /* pango */
     typedef struct _PangoFontMap PangoFontMap;
     typedef struct _PangoContext PangoContext;
-    typedef struct _PangoLayout PangoLayout;
     typedef struct _PangoLayoutIter PangoLayoutIter;
-    typedef struct _PangoLanguage PangoLanguage;
     typedef struct _PangoFontDescription PangoFontDescription;
     typedef struct { int x; int y; int width; int height; } PangoRectangle;
-    typedef struct { int32_t width; int32_t x_offset; int32_t y_offset; } PangoGlyphGeometry;
-    typedef struct { unsigned int is_cluster_start : 1; unsigned int is_color : 1; } PangoGlyphVisAttr;
-    typedef struct { uint32_t glyph; PangoGlyphGeometry geometry; PangoGlyphVisAttr attr; } PangoGlyphInfo;
-    typedef struct { int num_glyphs; PangoGlyphInfo *glyphs; int *log_clusters; int space; } PangoGlyphString;
-    typedef struct {
-        void *shape_engine; void *lang_engine; void *font;
-        uint8_t level; uint8_t gravity; uint8_t flags; uint8_t script;
-        PangoLanguage *language; GSList *extra_attrs;
-    } PangoAnalysis;
-    typedef struct { int offset; int length; int num_chars; PangoAnalysis analysis; } PangoItem;
-    typedef struct {
-        PangoItem *item; PangoGlyphString *glyphs; int y_offset; int start_x_offset; int end_x_offset;
-    } PangoGlyphItem;
-    typedef struct _RunList { PangoGlyphItem *data; struct _RunList *next; } RunList;  /* a GSList of runs */
-    typedef struct { PangoLayout *layout; int start_index; int length; RunList *runs; unsigned int flags; }
-        PangoLayoutLine;
 
     PangoLanguage *pango_language_from_string(const char *language);
     PangoContext *pango_font_map_create_context(PangoFontMap *fontmap);

@@ -7,7 +7,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from pixelgpt.config import ConfigError, from_dict
+
 Newline = Literal["space", "keep"]
+
+# PIXEL's horizontal padding: text is drawn LEFT_PAD_PX after the strip's start (and after a pair's separator
+# patch), and the next patch (separator or end) starts at the first patch boundary RIGHT_PAD_PX past the text.
+LEFT_PAD_PX = 2
+RIGHT_PAD_PX = 2
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class RendererConfig:
     """
 
     dpi: int = 120
-    font_size: float = 8
+    font_size: int | float = 8  # not just float: from_dict would turn 8 into 8.0 in exported renderer configs
     patch_size: int = 16
     max_patches: int = 1024
     rgb: bool = True
@@ -35,7 +42,7 @@ class RendererConfig:
 
     def __post_init__(self):
         def fail(key, why):
-            raise ValueError(f"RendererConfig.{key}: {why} (got {getattr(self, key)!r})")
+            raise ConfigError(f"RendererConfig.{key}: {why} (got {getattr(self, key)!r})")
 
         if not isinstance(self.dpi, int) or isinstance(self.dpi, bool) or not 1 <= self.dpi <= 2400:
             fail("dpi", "must be an int in [1, 2400]")
@@ -75,13 +82,17 @@ class RendererConfig:
     def width_px(self) -> int:
         return self.max_patches * self.patch_size
 
+    @property
+    def text_width_px(self) -> int:
+        """The widest text (px) a strip holds without its end patch being capped onto the text: the end patch
+        starts at the first patch boundary at or past LEFT_PAD_PX + width + RIGHT_PAD_PX, which must not lie
+        past the last patch."""
+        return (self.max_patches - 1) * self.patch_size - LEFT_PAD_PX - RIGHT_PAD_PX
+
     def to_dict(self) -> dict:
         """JSON-able; goes into a shard set's meta.json."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> RendererConfig:
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"RendererConfig: unknown key(s) {sorted(unknown)}")
-        return cls(**d)
+        return from_dict(cls, d)

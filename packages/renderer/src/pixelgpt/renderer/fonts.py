@@ -146,18 +146,7 @@ def load_single_font(path: str):
 # ------------------------------------------------------------------------------------------------ maintainers
 def _choose_files() -> list[str]:
     core = sorted(p.name for p in NOTO_TTF.glob("NotoSans*-Regular.ttf"))
-    skip = (
-        "Mono",
-        "Display",
-        "UI-",
-        "Unjoined",
-        "TifinaghA",
-        "TifinaghG",
-        "TifinaghH",
-        "TifinaghR",
-        "TifinaghS",
-        "TifinaghT",
-    )
+    skip = "Mono Display UI- Unjoined TifinaghA TifinaghG TifinaghH TifinaghR TifinaghS TifinaghT".split()
     core = [n for n in core if n not in _FIRST and not any(s in n for s in skip)]
     prio = [f"NotoSans{s}-Regular.ttf" for s in _PRIORITY]
     rest = [n for n in core if n not in prio]

@@ -1,21 +1,19 @@
 /* The renderer's per-strip loops over pixels and characters, where numpy would need a dozen passes.
  *
- * Built into _kernels.so by packages/renderer/hatch_build.py and called through cffi (kernels.py).
- * Plain C on raw buffers: no Python API. Float arithmetic is IEEE single precision, operation for operation
- * as the numpy reference path does it (do not build with -ffast-math or FP contraction).
- *
- * Layouts: a column-major grey strip is (columns, P) uint8 (column x's P pixels, top to bottom, are
- * contiguous); patches are (n, P, P) uint8, patch-major, each patch row-major. Unit metadata rows are int64,
- * NMETA per unit (the column order of word_cache.py).
+ * Built into _kernels.so by packages/renderer/hatch_build.py and called through cffi (kernels.py); kernels.h
+ * declares them for both. Plain C on raw buffers: no Python API. Float arithmetic is IEEE single precision,
+ * operation for operation as the numpy reference path does it (do not build with -ffast-math or FP
+ * contraction).
  */
+#include "kernels.h"
+
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
+
+#define PANGO_GLYPH_UNKNOWN_FLAG 0x10000000u /* Pango marks a glyph for a character the font lacks with it */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-
-enum { ADV, TOK, COL0, EXT0, NCH, SP0, SPN, KEY0, KEYN, NMETA };
 
 /* d = max(d - a, 0) over n bytes: white minus ink, with the ink of overlapping glyphs added saturating
  * (255 - min(255, (255 - d) + a) is max(d - a, 0)). */
@@ -77,7 +75,7 @@ void unit_extents(const int64_t *ids, int64_t k, const int64_t *meta, const floa
 }
 
 /* A character's half-open patch range from its extents (px, from x): floor((left + x) / P), ceil((right + x) / P)
- * (the floor for a character without width), clipped to [0, ntp]; float steps as numpy's float32 ones. */
+ * (the floor for a character without width), clipped to [0, n_text]; float steps as numpy's float32 ones. */
 static void patch_range(float left, float right, float fx, float fp, float top, int32_t *out) {
     float l = (left + fx) / fp, r = (right + fx) / fp;
     float p0 = floorf(l), p1 = r > l ? ceilf(r) : floorf(r);
@@ -86,11 +84,11 @@ static void patch_range(float left, float right, float fx, float fp, float top, 
 }
 
 /* Each character's half-open patch range, as Renderer._char_patches computes it from unit_extents' values:
- * floor((left + x) / P), ceil((right + x) / P) (the floor for a character without width), in [0, ntp]. */
+ * floor((left + x) / P), ceil((right + x) / P) (the floor for a character without width), in [0, n_text]. */
 void unit_char_patches(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext, int64_t n_chars,
-                       int64_t x, int P, int64_t ntp, int32_t *out) {
+                       int64_t x, int P, int64_t n_text, int32_t *out) {
     int64_t at = 0, c = 0;
-    float fx = (float)x, fp = (float)P, top = (float)ntp;
+    float fx = (float)x, fp = (float)P, top = (float)n_text;
     for (int64_t i = 0; i < k && c < n_chars; i++) {
         const int64_t *m = meta + ids[i] * NMETA;
         const float *e = ext + 2 * m[EXT0];
@@ -237,19 +235,19 @@ void copy_rows(uint8_t *dst, const uint8_t *src, const int64_t *start, const int
 }
 
 /* A batch of units "token token ... token " (UTF-8, nbytes) shaped as one run: w[c] is character c's advance in
- * Pango units (1024 a px); glyphs are PangoGlyphInfo records (glyph_stride bytes, the int32 width at byte 4),
- * clusters their first bytes (ascending). Moves every unit gap px further right than the one before by
+ * Pango units (1024 a px); glyphs are the run's n_glyphs glyph records, clusters their first bytes (ascending). Moves every unit gap px further right than the one before by
  * widening its space's glyph, and fills per unit: x in the drawing (o, the first at gap), advance of
  * token + space (adv) and of the token (tok), characters (nch); per character: its extents in px from its
  * unit's x (rel, float32 pairs, as numpy's float64 division rounded to float32; a unit's first character is
  * first[i]; k units at most). Returns the number of units, -1 if a space has no glyph of its own (or there
  * are more than k), -2 if a glyph is unknown (a character the font lacks). */
-int64_t place_units(const uint8_t *text, int64_t nbytes, const int32_t *w, uint8_t *glyphs, int64_t glyph_stride,
+int64_t place_units(const char *text_chars, int64_t nbytes, const int32_t *w, PangoGlyphInfo *glyphs,
                     const int32_t *clusters, int64_t n_glyphs, int64_t gap, int64_t k, int64_t *o, int64_t *adv,
                     int64_t *tok, int64_t *nch, int64_t *first, float *rel) {
+    const uint8_t *text = (const uint8_t *)text_chars;
     int64_t u = 0, c = 0, g = 0, cs = 0, unit_chars = 0;
-    for (int64_t i = 0; i < n_glyphs; i++)  /* PANGO_GLYPH_UNKNOWN_FLAG: a character the font lacks */
-        if (*(const uint32_t *)(glyphs + i * glyph_stride) & 0x10000000u) return -2;
+    for (int64_t i = 0; i < n_glyphs; i++)
+        if (glyphs[i].glyph & PANGO_GLYPH_UNKNOWN_FLAG) return -2;
     int64_t start = 0;  /* the unit's x without gaps, px */
     for (int64_t b = 0; b < nbytes; b++) {
         if ((text[b] & 0xC0) == 0x80) continue;  /* a UTF-8 continuation byte */
@@ -268,8 +266,7 @@ int64_t place_units(const uint8_t *text, int64_t nbytes, const int32_t *w, uint8
             first[u] = c + 1 - unit_chars;
             while (g < n_glyphs && clusters[g] < b) g++;
             if (g == n_glyphs || clusters[g] != b) return -1;
-            int32_t *width = (int32_t *)(glyphs + g * glyph_stride + 4);
-            *width += (int32_t)(gap * 1024);
+            glyphs[g].geometry.width += (int32_t)(gap * 1024);
             start = after_space;
             unit_chars = 0;
             u++;
@@ -278,17 +275,6 @@ int64_t place_units(const uint8_t *text, int64_t nbytes, const int32_t *w, uint8
     }
     return u;
 }
-
-/* Pango's public structs, as far as line_extents reads them (Pango 1.x; _capi.py declares the same). */
-typedef struct RunList { void *data; struct RunList *next; } RunList;  /* a GSList */
-typedef struct {
-    int offset, length, num_chars;
-    void *shape_engine, *lang_engine, *font;  /* PangoAnalysis: */
-    uint8_t level, gravity, flags, script;
-    void *language, *extra_attrs;
-} PangoItem_;
-typedef struct { PangoItem_ *item; void *glyphs; int y_offset, start_x_offset, end_x_offset; } PangoGlyphItem_;
-typedef void (*logical_widths_fn)(void *glyph_item, const char *text, int *widths);
 
 /* The runs of one laid-out line (in visual order, from pango_layout_get_line_readonly): each character's
  * logical x-range in px (ext, n_chars float32 pairs, as numpy's int64 / 1024.0 rounded to float32; characters
@@ -307,16 +293,16 @@ int64_t line_extents(const RunList *runs, logical_widths_fn get_widths, const ch
     for (int64_t i = 0; i < n_chars; i++) ext[2 * i] = ext[2 * i + 1] = (float)width;
     *n_fonts = *overflow = 0;
     for (const RunList *node = runs; node; node = node->next, n_runs++) {
-        PangoGlyphItem_ *run = (PangoGlyphItem_ *)node->data;
-        PangoItem_ *item = run->item;
+        PangoGlyphItem *run = node->data;
+        const PangoItem *item = run->item;
         int32_t *w = by_byte + item->offset;  /* a run has no more characters than bytes: no overlap */
         get_widths(run, text, w);
         int64_t run_w = 0;
         for (int j = 0; j < item->num_chars; j++) run_w += w[j];
-        int64_t c0 = char_of_byte[item->offset], at = item->level & 1 ? x + run_w : x;
+        int64_t c0 = char_of_byte[item->offset], at = item->analysis.level & 1 ? x + run_w : x;
         for (int j = 0; j < item->num_chars && c0 + j < n_chars; j++) {
             int64_t left;
-            if (item->level & 1) {
+            if (item->analysis.level & 1) {
                 at -= w[j];
                 left = at;
             } else {
@@ -328,10 +314,10 @@ int64_t line_extents(const RunList *runs, logical_widths_fn get_widths, const ch
         }
         x += run_w;
         int64_t f = 0;
-        while (f < *n_fonts && fonts[f] != item->font) f++;
+        while (f < *n_fonts && fonts[f] != item->analysis.font) f++;
         if (f == *n_fonts) {
             if (f == font_cap) *overflow = 1;
-            else fonts[(*n_fonts)++] = item->font;
+            else fonts[(*n_fonts)++] = item->analysis.font;
         }
     }
     return n_runs;
@@ -349,20 +335,18 @@ void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok,
     }
 }
 
-/* Draw a glyph string (PangoGlyphInfo records, glyph_stride bytes each: glyph id, width, x offset, y offset)
- * from cached glyph masks into a column-major grey strip that starts white: glyph i's origin at column
+/* Draw a glyph string (n_glyphs glyph records) from cached glyph masks into a column-major grey strip that starts white: glyph i's origin at column
  * x0 + (the widths before it + its x offset) / 1024, its mask added to the ink already there, saturating (as
  * cairo adds the glyph masks of one run). gm holds 3 int64 per glyph id: first row of its mask in masks, its
  * first column relative to the origin, its columns; a first row < 0: no mask cached. Returns 0, or -1 (and
  * draws nothing useful) where a glyph has no mask, a y offset, a place off the pixel grid or outside the strip. */
-int64_t draw_glyphs(uint8_t *grey, int64_t ncols, int P, int64_t x0, const uint8_t *glyphs, int64_t glyph_stride,
+int64_t draw_glyphs(uint8_t *grey, int64_t ncols, int P, int64_t x0, const PangoGlyphInfo *glyphs,
                     int64_t n_glyphs, const int64_t *gm, int64_t n_gm, const uint8_t *masks) {
     int64_t x = 0;
     for (int64_t i = 0; i < n_glyphs; i++) {
-        const uint8_t *g = glyphs + i * glyph_stride;
-        uint32_t id;
-        int32_t width, x_off, y_off;
-        memcpy(&id, g, 4), memcpy(&width, g + 4, 4), memcpy(&x_off, g + 8, 4), memcpy(&y_off, g + 12, 4);
+        uint32_t id = glyphs[i].glyph;
+        int32_t width = glyphs[i].geometry.width, x_off = glyphs[i].geometry.x_offset;
+        int32_t y_off = glyphs[i].geometry.y_offset;
         if (id >= (uint64_t)n_gm || gm[3 * id] < 0 || y_off != 0 || (x + x_off) % 1024) return -1;
         const int64_t *m = gm + 3 * id;
         int64_t col = x0 + (x + x_off) / 1024 + m[1];
@@ -374,14 +358,15 @@ int64_t draw_glyphs(uint8_t *grey, int64_t ncols, int P, int64_t x0, const uint8
 }
 
 /* Renderer._char_patches: each of n characters' patch range (patch_range) from its extents. */
-void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t ntp, int32_t *out) {
-    float fx = (float)x, fp = (float)P, top = (float)ntp;
+void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t n_text, int32_t *out) {
+    float fx = (float)x, fp = (float)P, top = (float)n_text;
     for (int64_t c = 0; c < n; c++) patch_range(ext[2 * c], ext[2 * c + 1], fx, fp, top, out + 2 * c);
 }
 
 /* For PIXEL's is_rtl: of a UTF-8 text's code points that are not ASCII whitespace, punctuation or digits, the
  * first, the middle one (index count / 2) and the last go to out; returns how many such code points there are. */
-int64_t rtl_probes(const uint8_t *text, int64_t nbytes, uint32_t *out) {
+int64_t rtl_probes(const char *text_chars, int64_t nbytes, uint32_t *out) {
+    const uint8_t *text = (const uint8_t *)text_chars;
     /* ASCII whitespace, punctuation and digits (Python's string.whitespace, .punctuation, .digits) */
     static const uint8_t skip[128] = {
         [32] = 1, [9] = 1, [10] = 1, [13] = 1, [11] = 1, [12] = 1, [33] = 1, [34] = 1, [35] = 1, [36] = 1,
@@ -450,13 +435,13 @@ void insert_units(int64_t *slots, int64_t mask, const int64_t *meta, const uint8
 
 /* Split UTF-8 text at its spaces into tokens and look each up: ids[i] = token i's unit, or -1 if it has none.
  * Returns the number of tokens, or -1 if there are more than cap. */
-int64_t lookup_tokens(const uint8_t *text, int64_t nbytes, const int64_t *slots, int64_t mask, const int64_t *meta,
+int64_t lookup_tokens(const char *text, int64_t nbytes, const int64_t *slots, int64_t mask, const int64_t *meta,
                       const uint8_t *keys, int64_t *ids, int64_t cap) {
     int64_t n = 0, start = 0;
     for (int64_t b = 0; b <= nbytes; b++) {
         if (b < nbytes && text[b] != ' ') continue;
         if (n == cap) return -1;
-        ids[n++] = find(slots, mask, meta, keys, text + start, b - start);
+        ids[n++] = find(slots, mask, meta, keys, (const uint8_t *)text + start, b - start);
         start = b + 1;
     }
     return n;

@@ -1,72 +1,36 @@
 """The C kernels (kernels.c, compiled into _kernels.so when the package is built), called through cffi.
 
-Each wrapper takes numpy arrays and passes raw pointers; cffi refuses an array that is not C-contiguous or
-whose dtype is not the C type's. Bounds are the callers' invariants (word_cache.py, renderer.py), checked
-here only where cheap. cffi drops the GIL around each call, so nothing here keeps state between calls.
-"""
+kernels.h declares them once, for the compiler and for cffi. Each wrapper takes numpy arrays and passes raw
+pointers; cffi refuses an array that is not C-contiguous or whose dtype is not the C type's. Bounds are the
+callers' invariants (the word cache's modules, renderer.py, layout.py), checked here only where cheap. cffi
+drops the GIL around each call, so nothing here keeps state between calls."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from cffi import FFI
 
-_ffi = FFI()
-_ffi.cdef(
-    """
-    int64_t units_width(const int64_t *ids, int64_t k, const int64_t *meta);
-    void put_units(uint8_t *strip, int P, int64_t x, int64_t limit, const int64_t *ids, int64_t k,
-                   const int64_t *meta, const uint8_t *grey, const int32_t *spill_col,
-                   const uint8_t *spill_alpha);
-    void unit_extents(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext, int64_t n_chars,
-                      float *out);
-    void unit_char_patches(const int64_t *ids, int64_t k, const int64_t *meta, const float *ext,
-                           int64_t n_chars, int64_t x, int P, int64_t ntp, int32_t *out);
-    void columns_to_patches(const uint8_t *strip, int64_t n, int P, uint8_t *out);
-    void surface_patches(const uint8_t *surface, int64_t stride, int P, int64_t n, int channel, uint8_t *out);
-    void surface_columns(const uint8_t *surface, int64_t stride, int P, int64_t ncols, int channel,
-                         uint8_t *out);
-    int64_t place_units(const char *text, int64_t nbytes, const int32_t *w, uint8_t *glyphs,
-                        int64_t glyph_stride, const int32_t *clusters, int64_t n_glyphs, int64_t gap,
-                        int64_t k, int64_t *o, int64_t *adv, int64_t *tok, int64_t *nch, int64_t *first,
-                        float *rel);
-    int64_t line_extents(void *runs, void *get_widths, const char *text, int64_t nbytes, int64_t n_chars,
-                         int64_t width, int32_t *scratch, float *ext, uintptr_t *fonts, int64_t font_cap,
-                         int64_t *n_fonts, int64_t *overflow);
-    void copy_rows(uint8_t *dst, const uint8_t *src, const int64_t *start, const int64_t *count, int64_t k,
-                   int64_t row_bytes);
-    int64_t find_spills(const uint8_t *grey, int P, const int64_t *o, const int64_t *e, int64_t k,
-                        int64_t gap, int64_t half, uint8_t *bad, int64_t *spill_n, int32_t *spill_col,
-                        uint8_t *spill_alpha, int64_t cap);
-    int64_t draw_glyphs(uint8_t *grey, int64_t ncols, int P, int64_t x0, const uint8_t *glyphs,
-                        int64_t glyph_stride, int64_t n_glyphs, const int64_t *gm, int64_t n_gm,
-                        const uint8_t *masks);
-    void ext_char_patches(const float *ext, int64_t n, int64_t x, int P, int64_t ntp, int32_t *out);
-    int64_t rtl_probes(const char *text, int64_t nbytes, uint32_t *out);
-    void fill_meta(int64_t *meta, int64_t k, const int64_t *adv, const int64_t *tok, const int64_t *nch,
-                   const int64_t *spill_n, const int64_t *key_n, int64_t col, int64_t ext, int64_t spill,
-                   int64_t key);
-    void insert_units(int64_t *slots, int64_t mask, const int64_t *meta, const uint8_t *keys, int64_t first,
-                      int64_t k);
-    int64_t lookup_tokens(const char *text, int64_t nbytes, const int64_t *slots, int64_t mask,
-                          const int64_t *meta, const uint8_t *keys, int64_t *ids, int64_t cap);
-    """
-)
+from pixelgpt.renderer._capi import declarations, ffi, pango
+
+ffi.cdef(declarations("kernels.h"))  # the header kernels.c is compiled against
 _path = Path(__file__).with_name("_kernels.so")
 if not _path.exists():
     raise ImportError(f"{_path} is missing: build the package (`uv sync` / `make setup`; needs a C compiler)")
-_lib = _ffi.dlopen(str(_path))
+_lib = ffi.dlopen(str(_path))
+_GET_WIDTHS = ffi.cast("logical_widths_fn", pango.pango_glyph_item_get_logical_widths)  # for line_extents
 
-NMETA = 9  # int64 columns of a unit's metadata row (kernels.c's enum)
+# A cached unit's metadata row: NMETA int64 columns, numbered by kernels.h (unit_store.py says what they hold)
+ADV, TOK, COL0, EXT0, NCH, SP0, SPN, KEY0, KEYN, NMETA = (
+    getattr(_lib, name) for name in "ADV TOK COL0 EXT0 NCH SP0 SPN KEY0 KEYN NMETA".split()
+)
 _C_TYPES = [(np.int64, "int64_t"), (np.int32, "int32_t"), (np.uint8, "uint8_t"), (np.float32, "float")]
-_TYPES = {np.dtype(d): _ffi.typeof(f"{c}[]") for d, c in _C_TYPES}
-_from_buffer = _ffi._backend.from_buffer  # ffi.from_buffer less its Python layer: half the cost, ~45 a strip
+_TYPES = {np.dtype(d): ffi.typeof(f"{c}[]") for d, c in _C_TYPES}
 
 
 def _ptr(a: np.ndarray):
     """A C pointer to a C-contiguous array's data (cffi refuses any other buffer)."""
-    return _from_buffer(_TYPES[a.dtype], a, False)
+    return ffi.from_buffer(_TYPES[a.dtype], a)
 
 
 def units_width(ids: np.ndarray, meta: np.ndarray) -> int:
@@ -161,22 +125,20 @@ def copy_rows(dst: np.ndarray, src: np.ndarray, start: np.ndarray, count: np.nda
     if dst.dtype != src.dtype or dst.shape[1:] != src.shape[1:] or len(dst) < n:
         raise ValueError("copy_rows: dst must be an array like src with room for the rows")
     _lib.copy_rows(
-        _ffi.from_buffer(dst), _ffi.from_buffer(src), _ptr(start), _ptr(count), len(start), src.strides[0]
+        ffi.from_buffer(dst), ffi.from_buffer(src), _ptr(start), _ptr(count), len(start), src.strides[0]
     )
     return n
 
 
-def place_units(
-    text: bytes, w: np.ndarray, glyphs, glyph_stride: int, clusters: np.ndarray, k: int, gap: int
-):
+def place_units(text: bytes, w: np.ndarray, glyphs, clusters: np.ndarray, k: int, gap: int):
     """For a shaped batch of k units: (o, adv, tok, nch, first) int64 (k,), rel float32 (characters, 2), or
-    None where the batch cannot be cut into units; widens the units' space glyphs in place (glyphs: a cffi
-    pointer to the glyph records). See kernels.c."""
+    None where the batch cannot be cut into units; widens the units' space glyphs in place (glyphs: the glyph
+    string's PangoGlyphInfo records). See kernels.c."""
     o, adv, tok, nch, first = (np.empty(k, np.int64) for _ in range(5))
     rel = np.empty((len(w), 2), np.float32)
     got = _lib.place_units(
-        text, len(text), _ptr(w), _ffi.cast("uint8_t *", glyphs), glyph_stride, _ptr(clusters), len(clusters),
-        gap, k, _ptr(o), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(first), _ptr(rel),
+        text, len(text), _ptr(w), glyphs, _ptr(clusters), len(clusters), gap, k,
+        _ptr(o), _ptr(adv), _ptr(tok), _ptr(nch), _ptr(first), _ptr(rel),
     )  # fmt: skip
     if got < 0:
         return None  # a glyph the font lacks, or a space that is not a glyph of its own
@@ -185,27 +147,35 @@ def place_units(
     return o, adv, tok, nch, first, rel
 
 
-def line_extents(runs: int, get_widths: int, text: bytes, n_chars: int, width: int, scratch: np.ndarray):
+def line_extents(runs, text: bytes, n_chars: int, width: int, scratch: np.ndarray):
     """(float32 (n_chars, 2) extents, [font addresses] or None if there were too many to list) of one laid-out
-    line; runs and get_widths are the addresses of the line's run list and of
-    pango_glyph_item_get_logical_widths. See kernels.c."""
+    line, given its runs (PangoLayoutLine.runs). See kernels.c."""
     ext = np.empty((n_chars, 2), np.float32)
     if len(scratch) < 2 * len(text):
         raise ValueError("line_extents: scratch needs 2 ints a byte")
-    fonts, n = _ffi.new("uintptr_t[64]"), _ffi.new("int64_t[2]")  # (per call: C runs without the GIL)
+    fonts, n = ffi.new("void *[64]"), ffi.new("int64_t[2]")  # (per call: C runs without the GIL)
     _lib.line_extents(
-        _ffi.cast("void *", runs), _ffi.cast("void *", get_widths), text, len(text), n_chars, width,
-        _ptr(scratch), _ptr(ext), fonts, len(fonts), n, n + 1,
-    )  # fmt: skip
-    return ext, None if n[1] else [int(fonts[i]) for i in range(n[0])]
+        runs,
+        _GET_WIDTHS,
+        text,
+        len(text),
+        n_chars,
+        width,
+        _ptr(scratch),
+        _ptr(ext),
+        fonts,
+        len(fonts),
+        n,
+        n + 1,
+    )
+    return ext, None if n[1] else [int(ffi.cast("uintptr_t", fonts[i])) for i in range(n[0])]
 
 
-def draw_glyphs(grey: np.ndarray, x0: int, glyphs, glyph_stride: int, n_glyphs: int, gm, masks) -> bool:
-    """Draw a glyph string from cached masks into a white column-major strip (see kernels.c); False if it
-    cannot be (a glyph without a cached mask, with a y offset, or off the strip)."""
+def draw_glyphs(grey: np.ndarray, x0: int, glyphs, n_glyphs: int, gm, masks) -> bool:
+    """Draw a glyph string (its PangoGlyphInfo records) from cached masks into a white column-major strip (see
+    kernels.c); False if it cannot be (a glyph without a cached mask, with a y offset, or off the strip)."""
     return _lib.draw_glyphs(
-        _ptr(grey), len(grey), grey.shape[1], x0, _ffi.cast("uint8_t *", glyphs), glyph_stride, n_glyphs,
-        _ptr(gm), len(gm), _ptr(masks),
+        _ptr(grey), len(grey), grey.shape[1], x0, glyphs, n_glyphs, _ptr(gm), len(gm), _ptr(masks)
     ) == 0  # fmt: skip
 
 
@@ -219,6 +189,6 @@ def ext_char_patches(ext: np.ndarray, out: np.ndarray, x: int, P: int, n_text: i
 def rtl_probes(text: bytes) -> tuple[int, ...]:
     """The first, middle and last code points of UTF-8 text that are not ASCII whitespace, punctuation or
     digits (as many as there are, up to 3; PIXEL's is_rtl votes on them)."""
-    probes = _ffi.new("uint32_t[3]")
+    probes = ffi.new("uint32_t[3]")
     n = _lib.rtl_probes(text, len(text), probes)
     return () if n == 0 else (probes[0], probes[1], probes[2])

@@ -31,8 +31,6 @@ from pixelgpt.renderer.config import RendererConfig
 from pixelgpt.renderer.fonts import FontSet
 from pixelgpt.renderer.text import max_chars
 
-_GET_WIDTHS = int(ffi.cast("uintptr_t", pango.pango_glyph_item_get_logical_widths))  # for line_extents
-
 
 class Layout:
     """One Pango layout on one cairo surface: set text, measure, draw, read glyph positions."""
@@ -127,9 +125,7 @@ class Layout:
         """float32 (n_chars, 2): each character's logical x-range in px, layout coordinates (one walk over the
         line's runs, in C). Also notes whether a font with colour glyphs drew any of it."""
         runs = pango.pango_layout_get_line_readonly(self.layout, 0).runs
-        ext, fonts = kernels.line_extents(
-            int(ffi.cast("uintptr_t", runs)), _GET_WIDTHS, self.text, n_chars, width, self._scratch
-        )
+        ext, fonts = kernels.line_extents(runs, self.text, n_chars, width, self._scratch)
         # (more fonts than listed: take the RGB path, which reads every channel and is always exact)
         self.uses_colour = fonts is None or any(map(self._font_has_colour, fonts))
         return ext

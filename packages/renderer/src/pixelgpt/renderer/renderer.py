@@ -1,11 +1,10 @@
 """Renderer: text -> one strip of patches, with the geometry of PIXEL's PangoCairoTextRenderer.
 
-Geometry (docs/paper-facts.md: Rendering), P = patch_size, all in px: text drawn from x = 2 at y = P/2 - h/2
-- 2 (h = the
-layout's logical height); the black end patch sits at the next patch boundary after 2 + width + 2, capped at
-the last patch; num_text_patches = eos // P. A pair draws a, a black separator patch at the next boundary
-after 2 + width_a + 2, then b from start_b = sep + P + 2, and the end patch at the next boundary after
-start_b + width_b + 2.
+Geometry (docs/paper-facts.md: Rendering), P = patch_size, all in px, L = LEFT_PAD_PX = 2, R = RIGHT_PAD_PX =
+2 (config.py): text drawn from x = L at y = P/2 - h/2 - 2 (h = the layout's logical height); the black end
+patch sits at the next patch boundary after L + width + R, capped at the last patch; num_text_patches =
+eos // P. A pair draws a, a black separator patch at the next boundary after L + width_a + R, then b from
+start_b = sep + P + L, and the end patch at the next boundary after start_b + width_b + R.
 Deviation: the empty string renders as just the end patch (num_text_patches = 0).
 
 One cairo surface, one Pango context and one layout per Renderer, reused for every call. Word-level caching
@@ -24,11 +23,12 @@ from pixelgpt.renderer._capi import (
     PANGO_DIRECTION_RTL,
     pango,
 )
-from pixelgpt.renderer.config import RendererConfig
+from pixelgpt.renderer.config import LEFT_PAD_PX, RIGHT_PAD_PX, RendererConfig
 from pixelgpt.renderer.fonts import load_repo_fonts, load_single_font
 from pixelgpt.renderer.layout import Layout
 from pixelgpt.renderer.rendering import Rendering
 from pixelgpt.renderer.text import drawable_text, max_chars
+from pixelgpt.renderer.word_cache import WordCache
 
 
 def is_rtl(text: str) -> bool:
@@ -61,11 +61,7 @@ class Renderer:
         self._P = cfg.patch_size
         self._limit = max_chars(cfg.width_px)
         self._layout = Layout(cfg, fcconfig, self._fonts, cfg.width_px, cfg.patch_size)
-        self._words = None
-        if cfg.word_cache:
-            from pixelgpt.renderer.word_cache import WordCache
-
-            self._words = WordCache(cfg, fcconfig, self._fonts)
+        self._words = WordCache(cfg, fcconfig, self._fonts) if cfg.word_cache else None
 
     def __reduce__(self):
         return (Renderer, (self.config,))
@@ -79,15 +75,16 @@ class Renderer:
             return self._finish_grey(end, 0, np.zeros((len(text), 2), np.int32), 0, 0)
         c = self._words.compose(t) if self._words is not None else None
         if c is not None:
-            n_text = self._next_boundary(2 + c.width + 2) // self._P
-            patches = self._words.patches([(2, c)], n_text, [])
+            n_text = self._next_boundary(LEFT_PAD_PX + c.width + RIGHT_PAD_PX) // self._P
+            patches = self._words.patches([(LEFT_PAD_PX, c)], n_text, [])
             return self._finish_grey(
-                patches, n_text, self._words.char_patches(c, 2, len(text), n_text), 0, c.width
+                patches, n_text, self._words.char_patches(c, LEFT_PAD_PX, len(text), n_text), 0, c.width
             )
         self._layout.clear()
-        width, tofu, ext = self._draw(t, 2)
-        n_text = self._next_boundary(2 + width + 2) // self._P
-        return self._finish(n_text, [], self._char_patches(ext, 2, len(text), width, n_text), tofu, width)
+        width, tofu, ext = self._draw(t, LEFT_PAD_PX)
+        n_text = self._next_boundary(LEFT_PAD_PX + width + RIGHT_PAD_PX) // self._P
+        cp = self._char_patches(ext, LEFT_PAD_PX, len(text), width, n_text)
+        return self._finish(n_text, [], cp, tofu, width)
 
     def render_pair(self, a: str, b: str) -> Rendering:
         """a, a black separator patch, b, the black end patch. char_patches has len(a) + len(b) rows."""
@@ -96,24 +93,24 @@ class Renderer:
         tb = drawable_text(b, self.config.newline, self._limit)
         ca, cb = self._compose_pair(ta, tb)
         if ca is not None and cb is not None:
-            sep = self._next_boundary(2 + ca.width + 2)
+            sep = self._next_boundary(LEFT_PAD_PX + ca.width + RIGHT_PAD_PX)
             if sep < self.config.width_px - P:  # (when capped, b is drawn over a: leave that to cairo)
-                start_b = sep + P + 2
-                n_text = self._next_boundary(start_b + cb.width + 2) // P
-                patches = self._words.patches([(2, ca), (start_b, cb)], n_text, [sep // P])
+                start_b = sep + P + LEFT_PAD_PX
+                n_text = self._next_boundary(start_b + cb.width + RIGHT_PAD_PX) // P
+                patches = self._words.patches([(LEFT_PAD_PX, ca), (start_b, cb)], n_text, [sep // P])
                 cp = np.concatenate(
                     [
-                        self._words.char_patches(ca, 2, len(a), n_text),
+                        self._words.char_patches(ca, LEFT_PAD_PX, len(a), n_text),
                         self._words.char_patches(cb, start_b, len(b), n_text),
                     ]
                 )
                 return self._finish_grey(patches, n_text, cp, 0, ca.width + cb.width)
         self._layout.clear()
-        wa, tofu_a, ext_a = self._draw(ta, 2)
-        sep = self._next_boundary(2 + wa + 2)
-        start_b = sep + P + 2
+        wa, tofu_a, ext_a = self._draw(ta, LEFT_PAD_PX)
+        sep = self._next_boundary(LEFT_PAD_PX + wa + RIGHT_PAD_PX)
+        start_b = sep + P + LEFT_PAD_PX
         wb, tofu_b, ext_b = self._draw(tb, start_b)
-        n_text = self._next_boundary(start_b + wb + 2) // P
+        n_text = self._next_boundary(start_b + wb + RIGHT_PAD_PX) // P
         cp = self._pair_char_patches(ext_a, ext_b, len(a), len(b), wa, wb, start_b, n_text)
         return self._finish(n_text, [sep // P], cp, tofu_a + tofu_b, wa + wb)
 
@@ -174,7 +171,7 @@ class Renderer:
     def _pair_char_patches(self, ext_a, ext_b, n_a, n_b, wa, wb, start_b, n_text) -> np.ndarray:
         return np.concatenate(
             [
-                self._char_patches(ext_a, 2, n_a, wa, n_text),
+                self._char_patches(ext_a, LEFT_PAD_PX, n_a, wa, n_text),
                 self._char_patches(ext_b, start_b, n_b, wb, n_text),
             ]
         )

@@ -13,7 +13,7 @@ from composer.core import Algorithm, Callback, Event, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-from pixelgpt.dataset.collate import select_modality, split_packed
+from pixelgpt.train.micro_batches import select_modality, split_packed
 from pixelgpt.train.mixture import Mixture
 
 
@@ -21,7 +21,7 @@ class ModalityMixer(Algorithm):
     """Gives each micro-batch the modality the mixture picks for (step, micro-batch index) and only that
     view of its samples: text -> token ids only, image -> patches only, pair -> both. It is also the
     DataSpec's `split_batch`: the step's batch is cut into micro-batches already narrowed (unpacked: rows
-    [m*size, (m+1)*size); packed: dataset.collate.split_packed), so unused views never reach the device."""
+    [m*size, (m+1)*size); packed: micro_batches.split_packed), so unused views never reach the device."""
 
     def __init__(self, mixture: Mixture) -> None:
         self.mixture = mixture

@@ -1,14 +1,12 @@
 """Autoresume that survives a broken latest checkpoint.
 
 Composer resumes from `<save_folder>/latest-rank0.pt` (a symlink; on object storage a
-`latest-rank0.pt.symlink`
-object holding the checkpoint's key). If that checkpoint is truncated or corrupt (a node died mid-write, a
-disk filled up) every relaunch fails inside torch's zip reader without naming the file. `repair_latest` runs
-before the Trainer is built: it checks the checkpoint the symlink points at and, when it cannot be read,
-points
-the symlink at the newest checkpoint that can, and says so. Checkpoints are monolithic `ep{E}-ba{B}-rank0.pt`
-files (checked with zip's CRCs) or sharded `ep{E}-ba{B}/` folders (checked against their .metadata: every
-byte range it lists must exist).
+`latest-rank0.pt.symlink` object holding the checkpoint's key). If that checkpoint is truncated or corrupt (a
+node died mid-write, a disk filled up) every relaunch fails inside torch's zip reader without naming the file.
+`repair_latest` runs before the Trainer is built: it checks the checkpoint the symlink points at and, when it
+cannot be read, points the symlink at the newest checkpoint that can, and says so. Checkpoints are monolithic
+`ep{E}-ba{B}-rank0.pt` files (checked with zip's CRCs) or sharded `ep{E}-ba{B}/` folders (checked against
+their .metadata: every byte range it lists must exist).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ import torch
 from composer.models import ComposerModel
 from torchmetrics import Metric
 
-from pixelgpt.dataset.collate import select_modality
 from pixelgpt.model import Block, PixelTextGPT
+from pixelgpt.train.micro_batches import modality_of, select_modality
 
 
 class MeanLoss(Metric):
@@ -61,16 +61,6 @@ class PatchMSE(MeanLoss):
     part = "pixel"
 
 
-MODALITY_OF_KEYS = {frozenset(("input_ids", "attention_mask")): "text",
-                    frozenset(("patches", "patch_mask")): "image"}  # fmt: skip
-
-
-def modality_of(batch: dict[str, torch.Tensor]) -> str:
-    """text, image or pair: what a (narrowed) micro-batch feeds the model."""
-    return MODALITY_OF_KEYS.get(frozenset(k for k in batch if k in ("input_ids", "attention_mask", "patches",
-                                                                     "patch_mask")), "pair")  # fmt: skip
-
-
 def build_metrics(modalities) -> dict[str, Metric]:
     """Metrics of the trained modalities, named for the logs: TextCrossEntropy, TextPerplexity, ImageMSE,
     PairTextCrossEntropy, PairTextPerplexity, PairImageMSE."""
@@ -87,20 +77,6 @@ def build_metrics(modalities) -> dict[str, Metric]:
 
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "patches", "patch_mask", "positions")
-
-
-def count_targets(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """(text targets, patch targets) of an unpacked micro-batch, as the model's losses count them (the model
-    also returns its counts: ModelOutput.text_targets / pixel_targets)."""
-    rows = next(iter(batch.values())).shape[0]
-    text = patch = 0
-    if "input_ids" in batch:
-        text = int(batch["attention_mask"].sum())
-        if "patches" not in batch:
-            text -= rows  # token 0 has no context without an image
-    if "patches" in batch:
-        patch = int(batch["patch_mask"].sum()) - rows
-    return text, patch
 
 
 class ComposerPixelTextGPT(ComposerModel):

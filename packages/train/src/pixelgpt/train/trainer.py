@@ -79,10 +79,8 @@ def model_config(cfg: TrainConfig, tokenizer: dict) -> ModelConfig:
             f"{tokenizer.get('name', '?')} ({tokenizer['vocab_size']} ids); re-render the shards with the "
             "model's tokenizer, or drop model.vocab_size to take the shards'"
         )
-    try:
-        return ModelConfig.paper(**fields) if preset == "paper" else ModelConfig.tiny(**fields)
-    except ValueError as e:
-        raise ConfigError(f"model.{e}") from e
+    base = ModelConfig.paper() if preset == "paper" else ModelConfig.tiny()
+    return ModelConfig.from_dict({**base.to_dict(), **fields}, where="model")
 
 
 def check_shards(cfg: TrainConfig, dataset: PixelTextDataset) -> Tokenizer:
