@@ -203,3 +203,59 @@ def test_bad_tokenizer_files_are_clear_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="neither tokenizer.json nor tokenizer.model"):
         load_tokenizer(str(tmp_path / "empty"))
+
+
+def _random_texts(n: int, seed: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    pool = list("abcdefghij klmnop  .,;\n\t") + [
+        "é",
+        "ß",
+        "мир",
+        "世界",
+        "🙂",
+        "👩\u200d👧",
+        "e\u0301",
+        "ﬁ",
+        "①",
+        "\u3000",
+    ]
+    return ["".join(rng.choices(pool, k=rng.randint(0, 60))) for _ in range(n)]
+
+
+def test_sentencepiece_offsets_by_tiling_equal_the_protos(llama_like):
+    """The fast path (each piece covers its own bytes) gives exactly the offsets SentencePiece's proto
+    reports, on texts with spaces at either end, runs of spaces, newlines, byte-fallback characters."""
+    sp, _, _ = llama_like
+    for text in TEXTS + CORPUS[:4] + _random_texts(400, seed=3):
+        ids = sp._sp.encode(text)
+        tiled = sp._offsets_by_tiling(text, ids)
+        assert tiled is not None, text  # identity normalisation: the pieces always tile the text
+        want_ids, want = sp._encode_with_proto(text)
+        assert ids == want_ids.tolist()
+        np.testing.assert_array_equal(tiled, want, err_msg=repr(text))
+
+
+def test_sentencepiece_with_a_normaliser_falls_back_to_the_proto(tmp_path):
+    """Under NFKC ("ﬁ" -> "fi") the pieces no longer tile the text: the offsets come from the proto."""
+    import io
+
+    import sentencepiece as spm
+
+    from pixelgpt.dataset.tokenizers import SentencePieceTokenizer
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=400, model_type="bpe",
+        byte_fallback=True, normalization_rule_name="nmt_nfkc", num_threads=1, minloglevel=2,
+    )  # fmt: skip
+    (tmp_path / "m.model").write_bytes(model.getvalue())
+    sp = SentencePieceTokenizer(str(tmp_path / "m.model"))
+    text = "ﬁne ① café"
+    assert sp._offsets_by_tiling(text, sp._sp.encode(text)) is None
+    ids, offsets = sp.encode(text)
+    want_ids, want = sp._encode_with_proto(text)
+    assert ids[1:].tolist() == want_ids.tolist()
+    np.testing.assert_array_equal(offsets[1:], want)
+    assert offsets[1:].min() >= 0 and offsets[1:].max() <= len(text)

@@ -32,10 +32,18 @@ class DocToSamples:
         self.max_patches = renderer_config.max_patches
         self.max_tokens = max_tokens
         self.max_doc_chars = max_doc_chars
+        self._last: tuple[str, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def encode(self, chunk: str) -> tuple[np.ndarray, np.ndarray]:
+        """The tokenizer's (ids, offsets) of `chunk`, remembered for the next call: chunking tokenizes each
+        chunk it settles on, and its sample then needs the same tokens (half the tokenizing, saved)."""
+        if self._last is None or self._last[0] != chunk:
+            self._last = (chunk, self.tokenizer.encode(chunk))
+        return self._last[1]
 
     def token_starts(self, chunk: str) -> np.ndarray:
         """First character of each token of `chunk` (-1 for special tokens, which cover no character)."""
-        _, offsets = self.tokenizer.encode(chunk)
+        _, offsets = self.encode(chunk)
         return np.where(offsets[:, 1] > offsets[:, 0], offsets[:, 0], -1)
 
     def __call__(self, doc: Doc) -> list[schema.Sample]:
@@ -57,7 +65,7 @@ class DocToSamples:
         enc = self.renderer.render(chunk)
         if enc.patches.shape[0] > self.max_patches:
             raise Rejected(f"render: chunk {k} has {enc.patches.shape[0]} patches > {self.max_patches}")
-        ids, offsets = self.tokenizer.encode(chunk)
+        ids, offsets = self.encode(chunk)
         if len(ids) > self.max_tokens:  # chunking re-tokenizes the same text: this is a safety net
             raise Rejected(f"tokenizer: chunk {k} has {len(ids)} tokens > max_tokens {self.max_tokens}")
         if len(ids) == 0:
