@@ -3,6 +3,7 @@
 examples:
   python pipelines/render_corpus.py --input pes2o='data/pes2o/*.json.gz' --output s3://bucket/shards
   python pipelines/render_corpus.py --config job.yaml --workers 8
+  python pipelines/render_corpus.py --config job.yaml --heldout 0.01 --split heldout --output shards-heldout
   ray job submit --address http://HEAD:8265 --working-dir . -- \\
       python pipelines/render_corpus.py --config job.yaml --output s3://bucket/shards
 
@@ -47,6 +48,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, metavar="N", help="renderer actors, one CPU each (2)")
     p.add_argument("--files-per-partition", type=int, metavar="N", help="input files per partition (1)")
     p.add_argument("--size-limit", metavar="BYTES", help="uncompressed bytes per shard file (64mb)")
+    p.add_argument(
+        "--heldout",
+        type=float,
+        metavar="F",
+        help="hold out this fraction of the documents (by a hash of source and id; 0: none): render the "
+        "corpus twice, --split train and --split heldout, into two outputs",
+    )
+    p.add_argument("--split", choices=("train", "heldout"), help="the split this job renders (train)")
     p.add_argument("--ray-address", metavar="ADDR", help="a Ray cluster to use instead of an in-process Ray")
     p.add_argument("--quiet", action="store_true", help="no progress and no line per partition")
     return p.parse_args(argv)
@@ -72,6 +81,8 @@ def build_config(args: argparse.Namespace) -> JobConfig:
         "workers": args.workers,
         "files_per_partition": args.files_per_partition,
         "size_limit": args.size_limit,
+        "heldout": args.heldout,
+        "split": args.split,
         "ray_address": args.ray_address,
     }
     data.update({k: v for k, v in flags.items() if v is not None})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pixelgpt.config import ConfigError, from_dict
 from pixelgpt.dataset import schema, storage
@@ -55,6 +55,8 @@ class JobConfig:
     ray_address: str | None = None  # None: $RAY_ADDRESS (ray job submit) or an in-process Ray
     progress: bool = True  # progress while rendering, a line per finished partition, the summary
     stop_after: int | None = None  # render at most this many partitions, then stop without merging
+    heldout: float = 0.0  # this fraction of the documents (by a hash of source and id) is the held-out split
+    split: Literal["train", "heldout"] = "train"  # the split this job renders (with heldout > 0)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobConfig:
@@ -108,6 +110,10 @@ class JobConfig:
                 raise ConfigError(f"{key}: want an integer >= {low}, got {value!r}")
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigError(f"max_retries: want an integer >= 0, got {self.max_retries!r}")
+        if not 0 <= self.heldout < 1:
+            raise ConfigError(f"heldout: want a fraction of the documents in [0, 1), got {self.heldout!r}")
+        if self.split == "heldout" and not self.heldout:
+            raise ConfigError("split: 'heldout' needs heldout > 0 (the fraction of documents held out)")
         if not str(self.compression).startswith(("zstd", "gz", "br", "bz2", "snappy")):
             raise ConfigError(f"compression: unsupported {self.compression!r}")
         self.renderer_config()

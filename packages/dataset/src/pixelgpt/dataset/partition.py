@@ -21,9 +21,11 @@ from typing import Any
 from pixelgpt.dataset import schema, storage, writer
 from pixelgpt.dataset.job_config import ConfigError, JobConfig
 from pixelgpt.dataset.sources import Reject, read_source
+from pixelgpt.dataset.splits import is_heldout
 from pixelgpt.dataset.transform import DocToSamples, Rejected
 
-COUNT_KEYS = ("documents", "rendered", "rejected", "unreadable", "chunks", "patches", "tokens")
+# documents = rendered + rejected + set_aside (documents of the other split, with JobConfig.heldout > 0)
+COUNT_KEYS = ("documents", "rendered", "rejected", "set_aside", "unreadable", "chunks", "patches", "tokens")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def partition_fingerprint(cfg: JobConfig, spec: PartitionSpec) -> str:
     parts = [cfg.renderer, cfg.max_patches, cfg.max_tokens, tok, cfg.compression, str(cfg.size_limit)]
     parts += [cfg.max_doc_chars, cfg.langs, cfg.generic.get(spec.source), spec.source, list(spec.files)]
     parts += [schema.SCHEMA_VERSION]
+    if cfg.heldout:  # (only then: partitions rendered before splits existed keep their fingerprints)
+        parts += [cfg.heldout, cfg.split]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -133,6 +137,7 @@ class PartitionWorker:
         reasons: Counter = Counter()
         rejects: list[dict] = []
         source_spec = cfg.source_spec(spec.source)
+        held_out = cfg.split == "heldout"
         with (
             tempfile.TemporaryDirectory(prefix="pixelgpt-dl-") as scratch,
             writer.PartitionWriter(
@@ -147,6 +152,10 @@ class PartitionWorker:
                 for item in read_source(uri, spec.source, source_spec, scratch, cfg.langs):
                     if isinstance(item, Reject):
                         reject = item
+                    elif cfg.heldout and is_heldout(item.source, item.doc_id, cfg.heldout) != held_out:
+                        counts["documents"] += 1
+                        counts["set_aside"] += 1  # the other split's
+                        continue
                     else:
                         try:
                             samples = self.to_samples(item)

@@ -19,9 +19,10 @@ from pixelgpt.dataset.partition import COUNT_KEYS, PartitionResult, PartitionSpe
 
 @dataclass
 class Summary:
-    documents: int  # documents read: rendered + rejected
+    documents: int  # documents read: rendered + rejected + set_aside
     rendered: int
     rejected: int
+    set_aside: int  # documents of the other split (JobConfig.heldout), counted here and rendered by its job
     unreadable: int  # lines, records or file tails that held no document (bad JSON, truncated gzip)
     chunks: int
     patches: int
@@ -59,6 +60,7 @@ class Summary:
             f"partitions {self.partitions} ({rendered_now} rendered now, {self.partitions_skipped} "
             "already complete)",
             f"documents  {self.documents} = rendered {self.rendered} + rejected {self.rejected}"
+            + (f" + set aside {self.set_aside} (the other split's)" if self.set_aside else "")
             + (f"  (+ {self.unreadable} unreadable records)" if self.unreadable else ""),
             f"chunks {self.chunks}  patches {self.patches}  tokens {self.tokens}",
             "rejects    " + (", ".join(f"{k}: {v}" for k, v in self.rejects.items()) or "none"),

@@ -60,7 +60,8 @@ class DataConfig:
 @dataclass
 class EvalConfig:
     """Validation during pretraining: the trained modalities' losses on held-out shard sets (render them from
-    held-out documents, e.g. the corpora's validation files, so that no document is in both)."""
+    held-out documents, so that no document is in both: the corpora's validation files, or the render job's
+    held-out split, JobConfig.heldout / split)."""
 
     shards: list[ShardSetConfig] = field(default_factory=list)  # held-out sets; empty: no evaluation
     interval: str = "500ba"  # evaluate every this many batches (and at the end)
