@@ -187,7 +187,9 @@ def build_classifier(cfg: FinetuneConfig, task: Any, backbone: PixelTextGPT) -> 
 
 
 # The classifier lives at `model.` in the ComposerModel, which FSDP2 shards in place (its parameters become
-# DTensors): weights are gathered from and put back into the root, keys saved without the prefix.
+# DTensors): weights are gathered from and put back into the root, keys saved without the prefix. (torch's
+# distributed.checkpoint set_model_state_dict with broadcast_from_rank0 fails on the parameters of Composer's
+# FSDP2 root unit in torch 2.7, "mixed torch.Tensor and DTensor": hence these few lines.)
 PREFIX = "model."
 
 
