@@ -122,13 +122,21 @@ def _composable_chars(renderer) -> list[str]:
 
 def test_every_composable_character_in_context(renderer, reference):
     chars = _composable_chars(renderer)
-    assert len(chars) > 600  # Latin-1, Latin Extended-A/B, punctuation, currency
+    assert len(chars) > 750  # Latin-1, Latin Extended-A/B, IPA, modifier letters, punctuation, currency
     tokens = ["".join(chars[i : i + 7]) for i in range(0, len(chars), 7)]
     lines = [" ".join(tokens[i : i + 12]) for i in range(0, len(tokens), 12)]
     lines += [f"{c}" for c in chars[::5]] + [f" {c}x{c} {c}" for c in chars[1::5]]
     for t in lines:
         assert renderer._words.compose(t) is not None
         assert_same(renderer.render(t), reference.render(t))
+
+
+def test_every_composable_character_at_either_end_of_a_line(renderer, reference):
+    """A character may be drawn otherwise where a line ends (U+2027 HYPHENATION POINT is: the cache leaves it
+    out), so each one alone, first, last and between neighbours."""
+    for c in _composable_chars(renderer):
+        for t in [c, "a" + c, "x " + c, c + "a", c + " x", "W" + c + "W", c + c + " " + c, "(" + c + ")"]:
+            assert_same(renderer.render(t), reference.render(t))
 
 
 def test_random_strings_over_the_composable_alphabet(renderer, reference):

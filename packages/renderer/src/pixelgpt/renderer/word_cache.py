@@ -16,9 +16,9 @@ of strings) because, with cairo's hint-metrics on and rounded glyph positions, e
 position is a whole pixel, glyph masks are the same at any whole-pixel shift, nothing is shaped across a
 space, and cairo combines the masks of one glyph run by saturating addition, which is how spilled ink is
 added back. That holds where the whole line is one run of the first font, shaped as Pango shapes it, so the
-cache takes only texts whose every character that font has among Latin letters, digits, common punctuation
-and currency signs (no RTL, no combining marks, no emoji). Anything else returns None and the caller lays the
-text out in full.
+cache takes only texts whose every character that font has among Latin letters (IPA included), digits,
+common punctuation and currency signs (no RTL, no combining marks, no emoji). Anything else returns None and
+the caller lays the text out in full.
 """
 
 from __future__ import annotations
@@ -36,13 +36,17 @@ from pixelgpt.renderer.layout import Layout
 from pixelgpt.renderer.shaping import RunShaper
 from pixelgpt.renderer.unit_store import UnitStore
 
-# Candidates: Basic Latin, Latin-1 (no soft hyphen), Latin Extended-A/B, general punctuation, currency signs;
-# only those the first font covers are used (so no fallback font can change the line's height).
+# Candidates: Basic Latin, Latin-1 (no soft hyphen), Latin Extended-A/B, IPA extensions and spacing modifier
+# letters (pronunciations: /ˈlʌndən/) but for two Bopomofo tone marks (U+02EA, U+02EB: another script, so
+# another run), general punctuation (not U+2027 HYPHENATION POINT, which Pango draws darker at the end of a
+# line), currency signs; only those the first font covers are used (so no fallback font can change the line's
+# height). The word cache tests check every one of them against the full layout.
 _CANDIDATES = [
     (0x20, 0x7E),
     (0xA0, 0xAC),
-    (0xAE, 0x24F),
-    (0x2010, 0x2027),
+    (0xAE, 0x2E9),
+    (0x2EC, 0x2FF),
+    (0x2010, 0x2026),
     (0x2030, 0x205E),
     (0x20A0, 0x20C0),
 ]
