@@ -18,7 +18,7 @@ from pixelgpt.renderer.unit_store import grow
 
 MAX_GLYPH = 65536  # glyph ids of the first font with a cached mask (special ids, e.g. "empty", are above)
 _MASK_LEFT, _MASK_STEP = 24, 64  # a glyph's mask is read from [origin - LEFT, origin - LEFT + STEP) px
-NO_MASK = -2  # by_glyph's first row for a glyph left to cairo; -1: not drawn yet
+NOT_DRAWN, NO_MASK = -1, -2  # by_glyph's first row for a glyph not drawn yet / left to cairo
 
 
 class GlyphMasks:
@@ -26,7 +26,7 @@ class GlyphMasks:
         self._lay, self._font, self._baseline, self._P = lay, font, baseline, P
         self._scratch = ffi.gc(pango.pango_glyph_string_new(), pango.pango_glyph_string_free)
         # By glyph id: its mask's first row in `masks`, its first column from the glyph's origin, its columns
-        self.by_glyph = np.full((MAX_GLYPH, 3), -1, np.int64)
+        self.by_glyph = np.full((MAX_GLYPH, 3), NOT_DRAWN, np.int64)
         self.masks = np.zeros((4096, P), np.uint8)  # (rows: columns of ink, P px each)
         self.rows = 0
 
@@ -36,7 +36,7 @@ class GlyphMasks:
         ids = glyph_records(gs)["glyph"]
         if not (ids < MAX_GLYPH).all():
             return None
-        new = self.by_glyph[ids, 0] == -1
+        new = self.by_glyph[ids, 0] == NOT_DRAWN
         if new.any():
             self._add(np.unique(ids[new]))
         grey = np.full((ncols, self._P), 255, np.uint8)
