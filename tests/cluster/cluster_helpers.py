@@ -181,19 +181,26 @@ def ray_cluster(hosts: Hosts, logs):
         stop_ray(hosts, [p for p in (worker, head) if p is not None])
 
 
+def wait_all(procs: list[subprocess.Popen], timeout: float) -> list[int]:
+    """Wait for the processes, together at most `timeout` s (at least 1 s each); SIGKILL the process group
+    of any still running; their return codes."""
+    deadline = time.time() + timeout
+    for p in procs:
+        try:
+            p.wait(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    return [p.returncode for p in procs]
+
+
 def stop_ray(hosts: Hosts, launchers: list[subprocess.Popen]) -> None:
     """SIGTERM the `ray start --block` processes (each stops what it started), then SIGKILL whatever of Ray
     is left on the hosts after a few seconds (its processes, found by name on each host; nothing else)."""
     for proc in launchers:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.time() + 5
-    for proc in launchers:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    wait_all(launchers, 5)
     for i in range(hosts.n):
         ray_dir = os.path.join(hosts.dir(i), "ray")
         hosts.signal([p for p in hosts.pids(i) if is_ray_process(p, ray_dir)], signal.SIGKILL)

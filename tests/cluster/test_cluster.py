@@ -23,7 +23,7 @@ import time
 import urllib.request
 
 import pytest
-from cluster_helpers import REPO, VENV_BIN, Hosts, host_env, ray_cluster, s3_env, wait_until
+from cluster_helpers import REPO, VENV_BIN, Hosts, host_env, ray_cluster, s3_env, wait_all, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.netns]
 
@@ -222,17 +222,6 @@ def samples_by_step(hosts: Hosts, run: str) -> dict[int, dict[int, list[int]]]:
                 for r in read_jsonl(os.path.join(folder, name)):
                     out.setdefault(r["step"], {})[r["rank"]] = (r["ids"], r["host"])
     return out
-
-
-def wait_all(procs, timeout: float) -> list[int]:
-    deadline = time.time() + timeout
-    for p in procs:
-        try:
-            p.wait(timeout=max(1.0, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-    return [p.returncode for p in procs]
 
 
 def tail(path: str, n: int = 3000) -> str:
